@@ -1,0 +1,70 @@
+"""The application factory: the core that plugins build on."""
+
+from __future__ import annotations
+
+import logging
+
+import flask_smorest
+from flask import Flask
+
+from app import errors, http
+from app.auth import tokens
+from app.config import load_config
+from app.db import db, migrate
+from app.plugins import build_plugin_manager, collect
+
+
+def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
+    """Build the service.
+
+    :param overrides: config values that win over the environment (tests).
+    :param env: the environment to read settings from (default ``os.environ``).
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path, env))
+    app.config.update(overrides or {})
+    app.config.update(
+        API_TITLE="EverShop Customer API",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    _configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    tokens.init_app(app)
+    http.init_app(app)
+    api = flask_smorest.Api(app)
+    app.extensions["api"] = api
+
+    pm = build_plugin_manager(app.config["PLUGINS"], app.config.get("PLUGINS_BLOCKED", []))
+    app.extensions["plugins"] = pm
+    with app.app_context():
+        for blueprint in collect("register_blueprints", app=app):
+            if isinstance(blueprint, flask_smorest.Blueprint):
+                api.register_blueprint(blueprint)
+            else:
+                app.register_blueprint(blueprint)
+        pm.hook.register_commands(cli=app.cli)
+
+    from app.cli import plugins_command
+
+    app.cli.add_command(plugins_command)
+    errors.init_app(app)  # last: our envelope wins over flask-smorest's handler
+    return app
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def _configure_logging(app: Flask) -> None:
+    level = getattr(logging, app.config["LOG_LEVEL"], logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    root.setLevel(level)

@@ -1,0 +1,1 @@
+"""Authentication: EverShop-format JWTs, the request guards, admin users."""

@@ -1,0 +1,83 @@
+"""Who is calling: the Bearer token of the request, verified once per request.
+
+A present but invalid ``Authorization`` header is a 401 on every route, public
+ones included; it is never read as "anonymous" (CONTRACT §2).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from flask import g, request
+
+from app.auth import tokens
+from app.errors import Forbidden, Unauthorized
+from app.plugins import HookContext, plugin_manager
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_type: str  # "admin" or "customer"
+    account: dict  # the account as the API shows it
+    claims: dict
+
+
+def _authenticate() -> Principal | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("The Authorization header must read 'Bearer <token>'.")
+    claims = tokens.verify(token, "access")
+    token_type = claims["tokenType"]
+    account = plugin_manager().hook.auth_account_for_token(token_type=token_type, claims=claims)
+    if account is None:
+        raise Unauthorized(
+            "The token's account no longer exists, is disabled, or its token was revoked."
+        )
+    return Principal(token_type, account, claims)
+
+
+def current_principal() -> Principal | None:
+    """The verified caller of this request, or None when anonymous; 401 on a bad token."""
+    principal = g.get("principal", _UNSET)
+    if principal is _UNSET:
+        g.principal = principal = _authenticate()
+    return principal
+
+
+def require(*token_types: str) -> Principal:
+    """The caller, who must hold an access token of one of ``token_types``:
+    401 without a token, 403 with a token of another type."""
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized()
+    if principal.token_type not in token_types:
+        raise Forbidden("This token does not grant access to this resource.")
+    return principal
+
+
+def admin_required(view):
+    """Decorator: the route needs an admin access token."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        require("admin")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def hook_context() -> HookContext:
+    """The :class:`HookContext` that routes hand to services."""
+    principal = current_principal()
+    return HookContext(
+        actor_type=principal.token_type if principal else None,
+        actor=dict(principal.account) if principal else None,
+        request_id=g.get("request_id"),
+    )

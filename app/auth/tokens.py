@@ -1,0 +1,130 @@
+"""EverShop-format JWTs, issued and verified through Flask-JWT-Extended.
+
+A token carries the account under ``user`` (admin) or ``customer``, plus
+``tokenType`` (``admin``/``customer``), ``tokenKind`` (``access``/``refresh``),
+``iss``, ``aud`` (the token type), ``iat`` and ``exp``, signed HS256 with a
+secret of its own per type and kind (CONTRACT §2). Tokens signed by another
+program with the same claims and secret are accepted: only those claims are
+required. Flask-JWT-Extended adds ``jti``, ``type`` and ``fresh``, which
+EverShop ignores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt as pyjwt
+from flask import Flask, current_app
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+
+from app.errors import Unauthorized
+
+jwt_manager = JWTManager()
+
+# tokenType -> (claim holding the account, config prefix of its settings)
+TOKEN_TYPES = {
+    "admin": ("user", "JWT_ADMIN"),
+    "customer": ("customer", "JWT_CUSTOMER"),
+}
+KINDS = ("access", "refresh")
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """What Flask-JWT-Extended is asked to sign: it picks the secret."""
+
+    token_type: str
+    kind: str
+
+
+def _secret(token_type: str, kind: str) -> str:
+    prefix = TOKEN_TYPES[token_type][1]
+    return current_app.config[
+        f"{prefix}_REFRESH_SECRET" if kind == "refresh" else f"{prefix}_SECRET"
+    ]
+
+
+def _lifetime(token_type: str, kind: str) -> timedelta:
+    prefix = TOKEN_TYPES[token_type][1]
+    name = f"{prefix}_REFRESH_TOKEN_EXPIRY" if kind == "refresh" else f"{prefix}_TOKEN_EXPIRY"
+    return timedelta(seconds=current_app.config[name])
+
+
+@jwt_manager.encode_key_loader
+def _encode_key(subject: _Subject) -> str:
+    return _secret(subject.token_type, subject.kind)
+
+
+@jwt_manager.user_identity_loader
+def _identity_claim(subject: _Subject) -> str:
+    return subject.token_type  # written as the tokenType claim (JWT_IDENTITY_CLAIM)
+
+
+@jwt_manager.decode_key_loader
+def _decode_key(header: dict, claims: dict) -> str:
+    token_type, kind = claims.get("tokenType"), claims.get("tokenKind")
+    if token_type not in TOKEN_TYPES or kind not in KINDS:
+        raise pyjwt.InvalidTokenError("unknown tokenType or tokenKind")
+    return _secret(token_type, kind)
+
+
+def issue(token_type: str, kind: str, identity: dict) -> str:
+    """Sign a token of ``token_type`` and ``kind`` for the account ``identity``."""
+    claim = TOKEN_TYPES[token_type][0]
+    create = create_refresh_token if kind == "refresh" else create_access_token
+    return create(
+        identity=_Subject(token_type, kind),
+        additional_claims={claim: identity, "tokenKind": kind, "aud": token_type},
+        expires_delta=_lifetime(token_type, kind),
+    )
+
+
+def issue_pair(token_type: str, identity: dict) -> dict:
+    return {
+        "accessToken": issue(token_type, "access", identity),
+        "refreshToken": issue(token_type, "refresh", identity),
+    }
+
+
+def verify(token: str, kind: str, token_type: str | None = None) -> dict:
+    """Return the verified claims of ``token`` or raise a 401.
+
+    Checks the signature with the secret of the token's own type and kind,
+    ``alg`` (HS256 only), ``iss``, ``exp``, that ``aud`` is the token's type,
+    that ``tokenKind`` is ``kind`` and, when given, ``tokenType`` is ``token_type``.
+    """
+    try:
+        claims = decode_token(token)
+    except (pyjwt.PyJWTError, JWTExtendedException, ValueError, TypeError):
+        raise Unauthorized("The token is invalid or expired.") from None
+    found_type = claims.get("tokenType")
+    audience = claims.get("aud")
+    if (
+        claims.get("tokenKind") != kind
+        or (token_type is not None and found_type != token_type)
+        or audience not in (found_type, [found_type])
+        or not isinstance(claims.get(TOKEN_TYPES[found_type][0]), dict)
+        or not isinstance(claims.get("iat"), int | float)
+        or "exp" not in claims
+    ):
+        raise Unauthorized("The token is invalid or expired.")
+    return claims
+
+
+def init_app(app: Flask) -> None:
+    issuer = app.config["JWT_ISSUER"]
+    app.config.update(
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_IDENTITY_CLAIM="tokenType",
+        JWT_ENCODE_ISSUER=issuer,
+        JWT_DECODE_ISSUER=issuer,
+        JWT_DECODE_AUDIENCE=list(TOKEN_TYPES),
+        JWT_ENCODE_NBF=False,
+        JWT_VERIFY_SUB=False,
+        JWT_COOKIE_CSRF_PROTECT=False,
+    )
+    jwt_manager.init_app(app)

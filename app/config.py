@@ -1,0 +1,116 @@
+"""Settings, read from environment variables (CONTRACT.md names them).
+
+Every setting has a development default so that `make run` works on a fresh
+machine. With ``APP_ENV=production`` the secrets and the database URL have no
+default: start-up stops with one line naming what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+SECRET_SETTINGS = (
+    "JWT_ADMIN_SECRET",
+    "JWT_ADMIN_REFRESH_SECRET",
+    "JWT_CUSTOMER_SECRET",
+    "JWT_CUSTOMER_REFRESH_SECRET",
+)
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a service that may start."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"Expected true or false, got {value!r}")
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _dev_secrets(instance_path: str) -> dict[str, str]:
+    """Random development secrets, kept in the instance folder so that tokens
+    survive a restart of `make run` without any secret living in the repo."""
+    path = Path(instance_path) / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    missing = [name for name in (*SECRET_SETTINGS, "SECRET_KEY") if name not in stored]
+    if missing:
+        for name in missing:
+            stored[name] = secrets.token_urlsafe(48)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored
+
+
+def load_config(instance_path: str, env: dict | None = None) -> dict:
+    """Build the Flask config mapping from ``env`` (``os.environ`` by default)."""
+    env = dict(os.environ if env is None else env)
+    app_env = env.get("APP_ENV", "development").strip() or "development"
+    production = app_env == "production"
+
+    if production:
+        missing = [
+            name
+            for name in ("DATABASE_URL", "SECRET_KEY", *SECRET_SETTINGS)
+            if not env.get(name, "").strip()
+        ]
+        if missing:
+            raise ConfigError(
+                "APP_ENV=production needs these environment variables set: " + ", ".join(missing)
+            )
+        secret_values = {name: env[name] for name in (*SECRET_SETTINGS, "SECRET_KEY")}
+    else:
+        given = {n: env[n] for n in (*SECRET_SETTINGS, "SECRET_KEY") if env.get(n, "").strip()}
+        secret_values = given
+        if len(given) < len(SECRET_SETTINGS) + 1:
+            secret_values = {**_dev_secrets(instance_path), **given}
+
+    database_url = env.get("DATABASE_URL", "").strip() or (
+        "sqlite:///" + str(Path(instance_path) / "customer-service.sqlite3")
+    )
+    if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+        # psycopg 3 is the driver we install; a bare URL would ask for psycopg2.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+
+    plugins = [p.strip() for p in env.get("PLUGINS", "").split(",") if p.strip()]
+
+    config = {
+        "APP_ENV": app_env,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "JWT_ISSUER": env.get("JWT_ISSUER", "evershop").strip() or "evershop",
+        "JWT_ADMIN_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_TOKEN_EXPIRY", 900),
+        "JWT_ADMIN_REFRESH_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_REFRESH_TOKEN_EXPIRY", 54000),
+        "JWT_CUSTOMER_TOKEN_EXPIRY": _int(env, "JWT_CUSTOMER_TOKEN_EXPIRY", 1800),
+        "JWT_CUSTOMER_REFRESH_TOKEN_EXPIRY": _int(env, "JWT_CUSTOMER_REFRESH_TOKEN_EXPIRY", 108000),
+        "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 10),
+        "PASSWORD_MIN_LENGTH": _int(env, "PASSWORD_MIN_LENGTH", 8),
+        "CUSTOMER_REGISTRATION_OPEN": _bool(env.get("CUSTOMER_REGISTRATION_OPEN"), True),
+        "PLUGINS": plugins,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        **secret_values,
+    }
+    if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
+        raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
+    return config

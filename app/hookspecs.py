@@ -1,0 +1,169 @@
+"""Every hook a plugin can implement.
+
+Implement a hook with ``@hookimpl`` (from :mod:`app.plugins`, or your own
+``pluggy.HookimplMarker("evershop")``) on a function of the same name in your
+plugin module. An implementation may accept any subset of the arguments listed
+here, by name; the service calls hooks with keywords only, and specs only ever
+gain arguments, so a plugin written today keeps working.
+
+Families:
+
+* ``register_*`` — return things for the core to add (blueprints, commands).
+* ``<entity>_before_<verb>`` — run inside the transaction, before the write.
+  They may change ``data`` in place. To refuse the operation, raise one of
+  :mod:`app.errors` (``BadRequest``, ``Forbidden``, ``Conflict``, ...): the
+  client gets its status and message, and nothing is written. Any other
+  exception rolls back and fails the request with a 500, logged with the
+  plugin's name.
+* ``<entity>_after_<verb>`` — run after commit, in the request's process.
+  They cannot undo the write; an exception is logged with the plugin's name and
+  the request still succeeds. Side effects that must happen belong in event
+  subscribers, which are durable.
+* rules — return extra checks; every plugin's rules apply.
+* ``firstresult`` providers — the first non-None answer wins.
+
+Objects handed to hooks are the resource as the API shows it (plain dicts,
+never a password hash), except where a spec says otherwise. ``context`` is an
+:class:`app.plugins.HookContext`: who acts (``actor_type`` ``"admin"``,
+``"customer"`` or ``None``), the request id, and an ``extra`` dict that a
+plugin may use to carry data from a before-hook to its after-hook.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("evershop")
+
+
+# --- contributions ---------------------------------------------------------
+
+
+@hookspec
+def register_blueprints(app):
+    """Return the blueprints this plugin serves.
+
+    Called once, while the app is built, before the first request.
+
+    :param app: the :class:`flask.Flask` being built (read its ``config``;
+        do not register anything on it directly).
+    :return: a blueprint or a list of them. :class:`app.http.Blueprint`
+        (flask-smorest) blueprints are added to the API and its OpenAPI
+        document; plain :class:`flask.Blueprint` objects are registered as they
+        are. Prefix your URLs with ``/api``.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add command-line commands to ``flask``.
+
+    Called once, while the app is built.
+
+    :param cli: the app's :class:`flask.cli.AppGroup` (``app.cli``); call
+        ``cli.add_command(...)`` or decorate with ``@cli.command()``.
+    :return: ignored.
+    """
+
+
+@hookspec
+def password_rules():
+    """Return extra rules every new password must pass.
+
+    Called each time a password is set: customer create and update, password
+    reset, admin user creation. The built-in rules (at least
+    ``PASSWORD_MIN_LENGTH`` characters, at most 72 bytes in UTF-8) run first.
+
+    :return: a callable or a list of callables ``rule(password: str) -> str |
+        None``; a rule returns None to accept, or a message (shown to the client
+        in a 400 for the field ``password``) to refuse. Rules must not log or
+        store the password.
+    """
+
+
+@hookspec(firstresult=True)
+def auth_account_for_token(token_type, claims):
+    """Return the account an access token speaks for, or None to refuse it.
+
+    Called on every authenticated request, after the signature, issuer,
+    audience, expiry and kind of the token were checked. The core answers for
+    ``token_type == "admin"``; the customer plugin for ``"customer"``. A
+    plugin adding a token type answers for its own and returns None otherwise.
+
+    :param token_type: the ``tokenType`` claim (``"admin"``, ``"customer"``).
+    :param claims: the verified claims of the token (a dict; do not mutate).
+    :return: the account as the API shows it (a dict), if it still exists, is
+        active, and the token was issued after its password last changed;
+        otherwise None, and the client gets a 401.
+    """
+
+
+# --- customers ---------------------------------------------------------------
+
+
+@hookspec
+def customer_before_create(data, context):
+    """Called before a customer is inserted, inside the transaction.
+
+    :param data: the validated input (``email``, ``full_name``, ``status``,
+        ``group_id`` and any plugin fields), which the hook may change in place;
+        changed values are not validated again. The password is not in it.
+    :param context: who is acting (:class:`app.plugins.HookContext`).
+    :raise app.errors.AppError: to refuse the sign-up with that status and message.
+    """
+
+
+@hookspec
+def customer_after_create(customer, context):
+    """Called after a new customer was committed.
+
+    :param customer: the customer as the API shows it (a dict; a copy, so
+        changing it changes nothing).
+    :param context: who acted.
+    """
+
+
+@hookspec
+def customer_before_update(customer, data, context):
+    """Called before a customer is updated, inside the transaction.
+
+    Not called for an empty update (``{}``), which writes nothing.
+
+    :param customer: the customer as it is now, as the API shows it.
+    :param data: the validated changes, which the hook may change in place;
+        a new password is not in it (it was checked by ``password_rules``).
+    :param context: who is acting.
+    :raise app.errors.AppError: to refuse the update.
+    """
+
+
+@hookspec
+def customer_after_update(customer, changes, context):
+    """Called after a customer update was committed.
+
+    :param customer: the customer as it is now, as the API shows it.
+    :param changes: the names of the fields that changed (``"password"``
+        included when it did).
+    :param context: who acted.
+    """
+
+
+@hookspec
+def customer_before_delete(customer, context):
+    """Called before a customer, its addresses and its reset tokens are deleted,
+    inside the transaction.
+
+    :param customer: the customer as the API shows it.
+    :param context: who is acting.
+    :raise app.errors.AppError: to refuse the deletion (e.g. ``Forbidden``):
+        the client gets that status and message and nothing is deleted.
+    """
+
+
+@hookspec
+def customer_after_delete(customer, context):
+    """Called after a customer was deleted and the deletion committed.
+
+    :param customer: the customer as it was, as the API showed it.
+    :param context: who acted.
+    """

@@ -1,0 +1,143 @@
+"""Request and response plumbing shared by every route: the lenient JSON body
+reading of CONTRACT §1, request ids, the uuid path converter and the
+flask-smorest Blueprint that plugins build their routes on."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import flask_smorest
+import marshmallow as ma
+from flask import Flask, g, request
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.routing import BaseConverter
+
+from app.errors import BadRequest, ValidationError
+
+_FORM = "application/x-www-form-urlencoded"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def _is_json_mimetype(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(raw: bytes):
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
+def read_json_body() -> dict:
+    """Return the request body as a dict, read as CONTRACT §1 says.
+
+    JSON when the Content-Type says so, and also when it is absent or a form
+    type but the raw body parses as JSON (the seed's ``curl --data-raw``).
+    An absent body with no Content-Type reads as ``{}``.
+    """
+    mimetype = request.mimetype
+    raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
+    if _is_json_mimetype(mimetype):
+        try:
+            body = _parse(raw)
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON.") from None
+    elif mimetype in ("", _FORM):
+        if not raw.strip() and not mimetype:
+            return {}
+        try:
+            body = _parse(raw)
+        except ValueError:
+            raise UnsupportedMediaType() from None
+    else:
+        raise UnsupportedMediaType()
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+def load(schema: ma.Schema, data: dict, **kwargs) -> dict:
+    """Validate ``data`` with ``schema``; failures become a 400 naming the fields."""
+    try:
+        return schema.load(data, **kwargs)
+    except ma.ValidationError as error:
+        raise ValidationError.from_messages(error.messages) from None
+
+
+class _Parser(FlaskParser):
+    """webargs parser for flask-smorest: our body reading, our 400."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def load_json(self, req, schema):
+        return read_json_body()
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        messages = error.messages
+        if isinstance(messages, dict) and len(messages) == 1:
+            # webargs nests messages under the location ("json", "query").
+            ((location, inner),) = messages.items()
+            if location in {"json", "query", "view_args"}:
+                messages = inner
+        raise ValidationError.from_messages(messages)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """The flask-smorest Blueprint, parsing arguments with our rules."""
+
+    ARGUMENTS_PARSER = _Parser()
+
+
+class UUIDConverter(BaseConverter):
+    """A uuid in a path, dashed or as 32 hex digits, any case.
+
+    Anything else does not match the route, so it is a routing 404.
+    """
+
+    regex = (
+        r"(?:[0-9a-fA-F]{32}"
+        r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    )
+
+    def to_python(self, value: str) -> uuid.UUID:
+        return uuid.UUID(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+def envelope(schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """``{"data": <schema>}``, the success envelope of CONTRACT §1, as a schema."""
+    return ma.Schema.from_dict({"data": ma.fields.Nested(schema)}, name=name)
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    """A uuid from a string in the forms a path accepts, or None."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str) and re.fullmatch(UUIDConverter.regex, value.strip()):
+        return uuid.UUID(value.strip())
+    return None
+
+
+def _assign_request_id():
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _send_request_id(response):
+    response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.url_map.converters["uuid"] = UUIDConverter
+    app.before_request(_assign_request_id)
+    app.after_request(_send_request_id)

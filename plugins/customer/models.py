@@ -1,0 +1,69 @@
+"""EverShop's ``customer_group`` and ``customer`` tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import JSONType, db, format_timestamp, new_uuid, utcnow
+
+DEFAULT_GROUP_ID = 1
+
+
+class CustomerGroup(db.Model):
+    __tablename__ = "customer_group"
+
+    customer_group_id: Mapped[int] = mapped_column(
+        sa.Integer, sa.Identity(always=True), primary_key=True
+    )
+    uuid = mapped_column(sa.Uuid, nullable=False, unique=True, default=new_uuid)
+    group_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    created_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Customer(db.Model):
+    __tablename__ = "customer"
+    __table_args__ = (sa.Index("uq_customer_lower_email", sa.text("lower(email)"), unique=True),)
+
+    customer_id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(always=True), primary_key=True)
+    uuid = mapped_column(sa.Uuid, nullable=False, unique=True, default=new_uuid)
+    status: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, default=1)
+    group_id = mapped_column(
+        sa.Integer,
+        sa.ForeignKey("customer_group.customer_group_id", ondelete="SET NULL"),
+        nullable=True,
+        default=DEFAULT_GROUP_ID,
+    )
+    email: Mapped[str] = mapped_column(sa.String(255), nullable=False, unique=True)
+    password: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    full_name = mapped_column(sa.String(255), nullable=True)
+    created_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    meta_data = mapped_column(JSONType, nullable=False, default=dict)
+    # The service's own column: tokens issued before it are revoked.
+    password_changed_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+    def to_identity(self) -> dict:
+        """The ``customer`` claim of a customer token."""
+        return {
+            "customer_id": self.customer_id,
+            "uuid": str(self.uuid),
+            "email": self.email,
+            "full_name": self.full_name,
+            "status": self.status,
+            "group_id": self.group_id,
+        }
+
+    def to_dict(self) -> dict:
+        """The customer as the API shows it: never the password hash."""
+        return {
+            "customer_id": self.customer_id,
+            "uuid": str(self.uuid),
+            "status": self.status,
+            "group_id": self.group_id,
+            "email": self.email,
+            "full_name": self.full_name,
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
+        }

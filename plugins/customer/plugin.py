@@ -1,0 +1,22 @@
+"""Wires the customer plugin into the service."""
+
+from __future__ import annotations
+
+from app.plugins import hookimpl
+
+
+@hookimpl
+def register_blueprints():
+    from plugins.customer.routes import blp
+
+    return [blp]
+
+
+@hookimpl
+def auth_account_for_token(token_type, claims):
+    if token_type != "customer":
+        return None
+    from plugins.customer.service import active_customer
+
+    customer = active_customer(claims)
+    return customer.to_dict() if customer else None

@@ -1,0 +1,70 @@
+"""The one query builder for customer lists, shared by REST and GraphQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from plugins.customer.models import Customer
+
+ORDER_COLUMNS = {
+    "email": Customer.email,
+    "name": Customer.full_name,
+    "status": Customer.status,
+    "created_at": Customer.created_at,
+}
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    statement: sa.Select  # the page's customers, ordered, limited
+    count: sa.Select  # how many match, ignoring the page
+    page: int
+    limit: int
+
+
+def build_customer_query(filters: dict) -> CustomerPage:
+    """Turn validated filters (CONTRACT §3 list parameters) into SQL.
+
+    ``keyword`` matches name or email, ``full_name`` the name, both as a
+    case-insensitive "contains"; ``email`` is an exact, case-insensitive match.
+    """
+    conditions = []
+    if filters.get("keyword"):
+        needle = filters["keyword"].lower()
+        conditions.append(
+            sa.or_(
+                sa.func.lower(Customer.full_name).contains(needle, autoescape=True),
+                sa.func.lower(Customer.email).contains(needle, autoescape=True),
+            )
+        )
+    if filters.get("full_name"):
+        needle = filters["full_name"].lower()
+        conditions.append(sa.func.lower(Customer.full_name).contains(needle, autoescape=True))
+    if filters.get("email"):
+        conditions.append(sa.func.lower(Customer.email) == filters["email"].lower())
+    if filters.get("status") is not None:
+        conditions.append(Customer.status == filters["status"])
+    if filters.get("group_id") is not None:
+        conditions.append(Customer.group_id == filters["group_id"])
+
+    page = filters.get("page", 1)
+    limit = filters.get("limit", 20)
+    column = ORDER_COLUMNS.get(filters.get("ob") or "", Customer.customer_id)
+    descending = (
+        filters.get("od") or ("desc" if column is Customer.customer_id else "asc")
+    ) == "desc"
+    order = [column.desc() if descending else column.asc()]
+    if column is not Customer.customer_id:
+        order.append(Customer.customer_id.desc() if descending else Customer.customer_id.asc())
+
+    statement = (
+        sa.select(Customer)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit)
+        .offset((page - 1) * limit)
+    )
+    count = sa.select(sa.func.count()).select_from(Customer).where(*conditions)
+    return CustomerPage(statement, count, page, limit)

@@ -1,0 +1,130 @@
+"""Customer endpoints (CONTRACT §3) and customer tokens (§2): parse, call the
+service, serialise."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+
+from app.auth.guards import admin_required, current_principal, hook_context, require
+from app.auth.schemas import AccessTokenEnvelope, LoginSchema, RefreshSchema, TokenPairEnvelope
+from app.errors import Forbidden
+from app.http import Blueprint, load, read_json_body
+from plugins.customer import service
+from plugins.customer.schemas import (
+    CustomerCreateSchema,
+    CustomerEnvelope,
+    CustomerListQuerySchema,
+    CustomerPageEnvelope,
+    CustomerUpdateSchema,
+    CustomerWithAddressesEnvelope,
+    CustomerWithLinksEnvelope,
+    SelfUpdateSchema,
+    SignupSchema,
+)
+
+blp = Blueprint("customers", __name__, url_prefix="/api", description="Customers")
+
+
+def _with_links(customer: dict) -> dict:
+    return {**customer, "links": service.links(customer)}
+
+
+def _location(customer: dict) -> dict:
+    return {"Location": f"/api/customers/{customer['uuid']}"}
+
+
+@blp.post("/customers")
+@blp.doc(requestBody={"content": {"application/json": {"schema": CustomerCreateSchema}}})
+@blp.response(201, CustomerWithLinksEnvelope)
+def create_customer():
+    """Create a customer (admin), or sign up (no token)."""
+    principal = current_principal()
+    if principal is None:
+        if not current_app.config["CUSTOMER_REGISTRATION_OPEN"]:
+            raise Forbidden("Registration is closed; an admin must create the account.")
+        schema = SignupSchema()
+    elif principal.token_type == "admin":
+        schema = CustomerCreateSchema()
+    else:
+        raise Forbidden("A signed-in customer cannot create customers.")
+    data = load(schema, read_json_body())
+    customer = service.create_customer(data, hook_context())
+    return {"data": _with_links(customer)}, 201, _location(customer)
+
+
+@blp.get("/customers")
+@admin_required
+@blp.arguments(CustomerListQuerySchema, location="query")
+@blp.response(200, CustomerPageEnvelope)
+def list_customers(filters):
+    """List customers, filtered and paginated (admin)."""
+    return {"data": service.list_customers(filters)}
+
+
+@blp.get("/customers/me")
+@blp.response(200, CustomerWithAddressesEnvelope)
+def read_me():
+    """The customer of the token."""
+    principal = require("customer")
+    return {"data": service.get_customer(_uuid_of(principal))}
+
+
+@blp.patch("/customers/me")
+@blp.doc(requestBody={"content": {"application/json": {"schema": SelfUpdateSchema}}})
+@blp.response(200, CustomerWithLinksEnvelope)
+def update_me():
+    """The customer of the token edits its name or email."""
+    principal = require("customer")
+    data = load(SelfUpdateSchema(), read_json_body())
+    customer = service.update_customer(_uuid_of(principal), data, hook_context())
+    return {"data": _with_links(customer)}
+
+
+@blp.get("/customers/<uuid:customer_uuid>")
+@blp.response(200, CustomerWithAddressesEnvelope)
+def read_customer(customer_uuid):
+    """One customer (admin, or that customer)."""
+    principal = require("admin", "customer")
+    if principal.token_type == "customer" and _uuid_of(principal) != customer_uuid:
+        raise Forbidden("A customer may only read its own account.")
+    return {"data": service.get_customer(customer_uuid)}
+
+
+@blp.patch("/customers/<uuid:customer_uuid>")
+@admin_required
+@blp.arguments(CustomerUpdateSchema)
+@blp.response(200, CustomerWithLinksEnvelope)
+def update_customer(data, customer_uuid):
+    """Update a customer (admin)."""
+    customer = service.update_customer(customer_uuid, data, hook_context())
+    return {"data": _with_links(customer)}
+
+
+@blp.delete("/customers/<uuid:customer_uuid>")
+@admin_required
+@blp.response(200, CustomerEnvelope)
+def delete_customer(customer_uuid):
+    """Delete a customer with its addresses (admin)."""
+    return {"data": service.delete_customer(customer_uuid, hook_context())}
+
+
+@blp.post("/customer/tokens")
+@blp.arguments(LoginSchema)
+@blp.response(200, TokenPairEnvelope)
+def issue_customer_tokens(body):
+    """Log a customer in: an access and a refresh token."""
+    return {"data": service.login(body["email"], body["password"])}
+
+
+@blp.post("/customer/token/refresh")
+@blp.arguments(RefreshSchema)
+@blp.response(200, AccessTokenEnvelope)
+def refresh_customer_token(body):
+    """A new customer access token from a refresh token."""
+    return {"data": service.refresh(body["refreshToken"])}
+
+
+def _uuid_of(principal) -> uuid.UUID:
+    return uuid.UUID(principal.account["uuid"])

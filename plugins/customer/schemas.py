@@ -1,0 +1,130 @@
+"""Customer payloads: what a client may send, and what it gets back."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from app.errors import Forbidden
+from app.fields import LenientInteger, Trimmed
+from app.http import envelope
+
+EMAIL_MAX = 254
+NAME_MAX = 255
+
+
+class _TrimmedEmail(fields.Email):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _name(**kwargs):
+    return Trimmed(validate=validate.Length(min=1, max=NAME_MAX), **kwargs)
+
+
+class CustomerCreateSchema(ma.Schema):
+    """An admin creates a customer: every field is allowed."""
+
+    email = _TrimmedEmail(required=True, validate=validate.Length(max=EMAIL_MAX))
+    password = fields.String(required=True)
+    full_name = _name(required=True)
+    status = LenientInteger(choices=(0, 1))
+    group_id = LenientInteger()
+
+
+class SignupSchema(CustomerCreateSchema):
+    """A visitor signs up: ``status`` and ``group_id`` are an admin's to set."""
+
+    @ma.pre_load
+    def _refuse_admin_fields(self, data, **kwargs):
+        if isinstance(data, dict) and ({"status", "group_id"} & data.keys()):
+            raise Forbidden("Only an admin may set status or group_id.")
+        return data
+
+
+class CustomerUpdateSchema(ma.Schema):
+    """An admin updates a customer: any field, each optional."""
+
+    email = _TrimmedEmail(validate=validate.Length(max=EMAIL_MAX))
+    password = fields.String()
+    full_name = _name()
+    status = LenientInteger(choices=(0, 1))
+    group_id = LenientInteger()
+
+
+class SelfUpdateSchema(ma.Schema):
+    """A customer edits its own account: name and email only."""
+
+    email = _TrimmedEmail(validate=validate.Length(max=EMAIL_MAX))
+    full_name = _name()
+
+    @ma.pre_load
+    def _refuse_admin_fields(self, data, **kwargs):
+        if isinstance(data, dict):
+            refused = sorted({"password", "status", "group_id"} & data.keys())
+            if refused:
+                raise Forbidden(
+                    "A customer cannot change " + ", ".join(refused) + " here;"
+                    " passwords change through the reset-password flow."
+                )
+        return data
+
+
+class CustomerListQuerySchema(ma.Schema):
+    """Query parameters of ``GET /api/customers``."""
+
+    keyword = Trimmed(validate=validate.Length(max=NAME_MAX))
+    full_name = Trimmed(validate=validate.Length(max=NAME_MAX))
+    email = Trimmed(validate=validate.Length(max=EMAIL_MAX))
+    status = LenientInteger(choices=(0, 1))
+    group_id = LenientInteger()
+    page = LenientInteger(validate=validate.Range(min=1), load_default=1)
+    limit = LenientInteger(validate=validate.Range(min=1, max=100), load_default=20)
+    ob = fields.String(validate=validate.OneOf(["email", "name", "status", "created_at"]))
+    od = fields.String(validate=validate.OneOf(["asc", "desc"]))
+
+
+# --- responses (they also document the API) -------------------------------------
+
+
+class LinkSchema(ma.Schema):
+    rel = fields.String()
+    href = fields.String()
+    action = fields.String()
+    types = fields.List(fields.String())
+
+
+class CustomerSchema(ma.Schema):
+    customer_id = fields.Integer()
+    uuid = fields.String()
+    status = fields.Integer()
+    group_id = fields.Integer(allow_none=True)
+    email = fields.String()
+    full_name = fields.String(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class CustomerWithLinksSchema(CustomerSchema):
+    links = fields.List(fields.Nested(LinkSchema))
+
+
+class CustomerWithAddressesSchema(CustomerSchema):
+    addresses = fields.List(fields.Dict())
+
+
+class CustomerPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(CustomerSchema))
+    total = fields.Integer()
+    currentPage = fields.Integer()
+    limit = fields.Integer()
+
+
+CustomerEnvelope = envelope(CustomerSchema, "CustomerEnvelope")
+CustomerWithLinksEnvelope = envelope(CustomerWithLinksSchema, "CustomerWithLinksEnvelope")
+CustomerWithAddressesEnvelope = envelope(
+    CustomerWithAddressesSchema, "CustomerWithAddressesEnvelope"
+)
+CustomerPageEnvelope = envelope(CustomerPageSchema, "CustomerPageEnvelope")

@@ -1,0 +1,236 @@
+"""Fixtures: every test that takes ``app`` (or ``client``) runs on SQLite, and
+on PostgreSQL as well when ``TEST_DATABASE_URL`` is set.
+
+Each backend's database is migrated once per session with the real Alembic
+revisions; each test starts from empty tables (group 1 "Default" kept).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app.db import db
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.plugins.* importable by dotted name
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+# Tables emptied between tests, children first.
+TABLES = ("event_outbox", "reset_password_token", "customer_address", "customer", "admin_user")
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-1"
+
+
+def pytest_report_header(config):
+    return f"databases: {', '.join(BACKENDS)}"
+
+
+def pytest_sessionstart(session):
+    if IN_CI and not PG_URL:
+        pytest.exit("CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests cannot run", 2)
+
+
+def _pg_url(url: str) -> sa.URL:
+    url = sa.make_url(url)
+    if url.drivername in {"postgresql", "postgres"}:
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _fresh_pg_database(base_url: str) -> str:
+    """A database of our own beside the one named in TEST_DATABASE_URL."""
+    url = _pg_url(base_url)
+    name = f"{url.database}_customer_service"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.exit(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error}", 2)
+    finally:
+        engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory) -> dict[str, str]:
+    """Migrated databases, one per backend, made once per session."""
+    urls = {"sqlite": f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"}
+    if PG_URL:
+        urls["postgresql"] = _fresh_pg_database(PG_URL)
+    for url in urls.values():
+        app = create_app(_base_config(url))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+    return urls
+
+
+def _base_config(url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "BCRYPT_ROUNDS": 4,
+        "JWT_ADMIN_SECRET": "test-admin-secret-0123456789abcdef",
+        "JWT_ADMIN_REFRESH_SECRET": "test-admin-refresh-secret-0123456789",
+        "JWT_CUSTOMER_SECRET": "test-customer-secret-0123456789abcd",
+        "JWT_CUSTOMER_REFRESH_SECRET": "test-customer-refresh-secret-012345",
+        "SECRET_KEY": "test-secret-key",
+    }
+
+
+def _empty_tables(app) -> None:
+    with app.app_context():
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in TABLES:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))
+            conn.execute(sa.text("DELETE FROM customer_group WHERE customer_group_id <> 1"))
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_app(backend, database_urls):
+    """Build an app on this test's backend with extra config (e.g. ``PLUGINS``).
+
+    Tables are emptied after the test.
+    """
+    made = []
+
+    def factory(**overrides):
+        app = create_app({**_base_config(database_urls[backend]), **overrides})
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if made:
+        _empty_tables(made[0])
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def register_plugin(app):
+    """Register a plugin object for one test; it is removed afterwards."""
+    pm = app.extensions["plugins"]
+    added = []
+
+    def register(plugin, name=None):
+        added.append(pm.register(plugin, name=name))
+        return plugin
+
+    yield register
+    for name in added:
+        pm.unregister(name=name)
+
+
+@dataclass
+class Auth:
+    """Real tokens through the real endpoints."""
+
+    app: object
+    client: object
+
+    def create_admin(self, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, full_name="Admin"):
+        from app.auth.service import create_admin_user
+
+        with self.app.app_context():
+            return create_admin_user(email, password, full_name).to_dict()
+
+    def admin_tokens(self, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) -> dict:
+        response = self.client.post("/api/user/tokens", json={"email": email, "password": password})
+        assert response.status_code == 200, response.json
+        return response.json["data"]
+
+    def admin_headers(self) -> dict:
+        if not hasattr(self, "_admin_headers"):
+            self.create_admin()
+            token = self.admin_tokens()["accessToken"]
+            self._admin_headers = {"Authorization": f"Bearer {token}"}
+        return self._admin_headers
+
+    def create_customer(
+        self,
+        email="john.smith@example.com",
+        password="customer-pass-1",
+        full_name="John Smith",
+        **extra,
+    ) -> dict:
+        body = {"email": email, "password": password, "full_name": full_name, **extra}
+        response = self.client.post("/api/customers", json=body, headers=self.admin_headers())
+        assert response.status_code == 201, response.json
+        return response.json["data"]
+
+    def customer_tokens(self, email="john.smith@example.com", password="customer-pass-1") -> dict:
+        response = self.client.post(
+            "/api/customer/tokens", json={"email": email, "password": password}
+        )
+        assert response.status_code == 200, response.json
+        return response.json["data"]
+
+    def customer_headers(self, email="john.smith@example.com", password="customer-pass-1") -> dict:
+        token = self.customer_tokens(email, password)["accessToken"]
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth(app, client) -> Auth:
+    return Auth(app, client)
+
+
+@pytest.fixture
+def events(app):
+    """The names and payloads in the event outbox, oldest first."""
+
+    def read():
+        with app.app_context():
+            rows = db.session.execute(
+                sa.text("SELECT name, payload FROM event_outbox ORDER BY event_outbox_id")
+            ).all()
+            db.session.remove()
+        import json
+
+        return [
+            (name, payload if isinstance(payload, dict) else json.loads(payload))
+            for name, payload in rows
+        ]
+
+    return read
