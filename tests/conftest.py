@@ -52,7 +52,8 @@ def _pg_url(url: str) -> sa.URL:
 def _fresh_pg_database(base_url: str) -> str:
     """A database of our own beside the one named in TEST_DATABASE_URL."""
     url = _pg_url(base_url)
-    name = f"{url.database}_customer_service"
+    # One database per test run, so that parallel runs never share one.
+    name = f"{url.database}_customer_service_{os.getpid()}"
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
@@ -76,7 +77,17 @@ def database_urls(tmp_path_factory) -> dict[str, str]:
         with app.app_context():
             upgrade()
             db.engine.dispose()
-    return urls
+    yield urls
+    if PG_URL:
+        _drop_pg_database(urls["postgresql"])
+
+
+def _drop_pg_database(url: str) -> None:
+    url = sa.make_url(url)
+    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def _base_config(url: str) -> dict:
