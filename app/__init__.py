@@ -39,7 +39,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     api = flask_smorest.Api(app)
     app.extensions["api"] = api
 
-    pm = build_plugin_manager(app.config["PLUGINS"], app.config.get("PLUGINS_BLOCKED", []))
+    pm = build_plugin_manager(app.config["PLUGINS"], app.config["PLUGINS_BLOCKED"])
     app.extensions["plugins"] = pm
     with app.app_context():
         for blueprint in collect("register_blueprints", app=app):

@@ -24,7 +24,8 @@ class ConfigError(RuntimeError):
     """The environment does not describe a service that may start."""
 
 
-def _bool(value: str | None, default: bool) -> bool:
+def _bool(env: dict, name: str, default: bool) -> bool:
+    value = env.get(name)
     if value is None or value.strip() == "":
         return default
     lowered = value.strip().lower()
@@ -32,7 +33,7 @@ def _bool(value: str | None, default: bool) -> bool:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ConfigError(f"Expected true or false, got {value!r}")
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def _int(env: dict, name: str, default: int) -> int:
@@ -43,6 +44,11 @@ def _int(env: dict, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _names(value: str | None) -> list[str]:
+    """A comma-separated list of dotted names."""
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
 
 
 def _dev_secrets(instance_path: str) -> dict[str, str]:
@@ -92,7 +98,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         # psycopg 3 is the driver we install; a bare URL would ask for psycopg2.
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
 
-    plugins = [p.strip() for p in env.get("PLUGINS", "").split(",") if p.strip()]
+    plugins = _names(env.get("PLUGINS"))
 
     config = {
         "APP_ENV": app_env,
@@ -106,8 +112,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "JWT_CUSTOMER_REFRESH_TOKEN_EXPIRY": _int(env, "JWT_CUSTOMER_REFRESH_TOKEN_EXPIRY", 108000),
         "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 10),
         "PASSWORD_MIN_LENGTH": _int(env, "PASSWORD_MIN_LENGTH", 8),
-        "CUSTOMER_REGISTRATION_OPEN": _bool(env.get("CUSTOMER_REGISTRATION_OPEN"), True),
+        "CUSTOMER_REGISTRATION_OPEN": _bool(env, "CUSTOMER_REGISTRATION_OPEN", True),
         "PLUGINS": plugins,
+        "PLUGINS_BLOCKED": _names(env.get("PLUGINS_BLOCKED")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         **secret_values,
     }

@@ -75,8 +75,10 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_event_outbox_next_attempt_at", table_name="event_outbox")
     op.drop_table("event_outbox")
-    with op.batch_alter_table("customer") as batch:
-        batch.drop_column("password_changed_at")
     op.drop_index("uq_customer_address_one_default", table_name="customer_address")
     op.drop_index("uq_admin_user_lower_email", table_name="admin_user")
+    # Before the batch operation: SQLite rebuilds the table and cannot carry
+    # an expression index across.
     op.drop_index("uq_customer_lower_email", table_name="customer")
+    with op.batch_alter_table("customer") as batch:
+        batch.drop_column("password_changed_at")

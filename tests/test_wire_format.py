@@ -1,0 +1,31 @@
+import json
+def test_probe(client, auth, make_app):
+    h = auth.admin_headers()
+    good = '{"email": "a@example.com", "password": "password-123", "full_name": "A"}'
+    def show(label, r):
+        print(label, r.status_code, r.headers.get("Allow"), r.headers.get("X-Request-ID"), r.get_data(as_text=True))
+    show("nocontent", client.post("/api/customers", data=good, headers=h))
+    show("empty", client.post("/api/customers", headers=h))
+    show("emptyjson", client.post("/api/customers", data="", content_type="application/json", headers=h))
+    show("emptyform", client.post("/api/customers", data="", content_type="application/x-www-form-urlencoded", headers=h))
+    show("form", client.post("/api/customers", data="a=b", headers=h))
+    show("unknown", client.post("/api/customers", json={"email": "b@example.com", "password": "password-123", "full_name": "A", "zeta": 1, "alpha": 2}, headers=h))
+    show("utf8", client.post("/api/customers", data=b'{"email": "\xff"}', content_type="application/json", headers=h))
+    show("nan", client.post("/api/customers", data='{"email": NaN}', content_type="application/json", headers=h))
+    show("multipart", client.post("/api/customers", data={"a": "b"}, content_type="multipart/form-data", headers=h))
+    show("put", client.put("/api/customers/" + "0"*32, headers=h))
+    show("dots", client.get("/api/customers/../x", headers=h))
+    show("dots2", client.get("/api/customers/..%2Fx", headers=h))
+    show("nope", client.get("/api/nope"))
+    show("401", client.get("/api/customers/" + "0"*32))
+    show("tok-unknown", client.post("/api/user/tokens", json={"email": "a", "password": "b", "x": 1}))
+    show("tok-empty", client.post("/api/user/tokens"))
+    show("tok-raw", client.post("/api/user/tokens", data='{"email": "admin@example.com", "password": "admin-password-1"}'))
+    show("tok-form", client.post("/api/user/tokens", data='a=b'))
+    show("tok-list", client.post("/api/user/tokens", json=[1]))
+    show("tok-text", client.post("/api/user/tokens", data='{}', content_type="text/plain"))
+    app2 = make_app(MAX_CONTENT_LENGTH=1024)
+    c2 = app2.test_client()
+    show("413", c2.post("/api/customers", json={"email": "c@example.com", "password": "password-123", "full_name": "x"*2000}, headers=h))
+    show("413tok", c2.post("/api/user/tokens", json={"email": "c@example.com", "password": "x"*2000}))
+    assert 0
