@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 
 @click.command("plugins")
+@with_appcontext  # also when invoked outside ``flask`` (the test CLI runner)
 def plugins_command() -> None:
     """List the loaded plugins and the hooks each implements."""
     pm = current_app.extensions["plugins"]

@@ -113,6 +113,18 @@ class UUIDConverter(BaseConverter):
         return str(value)
 
 
+class ExtensibleSchema(ma.Schema):
+    """A response schema that also passes through the keys plugins add
+    (``customer_extend_read``): they are documented by their plugin, not here."""
+
+    @ma.post_dump(pass_original=True)
+    def _keep_plugin_fields(self, data, original, **kwargs):
+        if isinstance(original, dict):
+            for key, value in original.items():
+                data.setdefault(key, value)
+        return data
+
+
 def envelope(schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     """``{"data": <schema>}``, the success envelope of CONTRACT §1, as a schema."""
     return ma.Schema.from_dict({"data": ma.fields.Nested(schema)}, name=name)

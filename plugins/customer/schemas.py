@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 
 from app.errors import Forbidden
 from app.fields import LenientInteger, Trimmed
-from app.http import envelope
+from app.http import ExtensibleSchema, envelope
 
 EMAIL_MAX = 254
 NAME_MAX = 255
@@ -96,7 +96,7 @@ class LinkSchema(ma.Schema):
     types = fields.List(fields.String())
 
 
-class CustomerSchema(ma.Schema):
+class CustomerSchema(ExtensibleSchema):
     customer_id = fields.Integer()
     uuid = fields.String()
     status = fields.Integer()
