@@ -40,3 +40,21 @@ class LenientInteger(fields.Integer):
     default_error_messages = {
         "invalid_choice": "Must be one of: {allowed}.",
     }
+
+
+class FlexibleBoolean(fields.Field):
+    """``true``/``false``, ``0``/``1`` or ``"0"``/``"1"``, and nothing else."""
+
+    default_error_messages = {"invalid": 'Must be true, false, 0, 1, "0" or "1".'}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is bool:
+            return value
+        if type(value) is int and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value in ("0", "1"):
+            return value == "1"
+        raise self.make_error("invalid")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else bool(value)

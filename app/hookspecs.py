@@ -102,6 +102,22 @@ def auth_account_for_token(token_type, claims):
 
 
 @hookspec
+def customer_extend_read(customers):
+    """Add fields to customers that are about to be shown one by one.
+
+    Called, outside any write transaction, when a customer is read through
+    ``GET /api/customers/{uuid}`` or ``GET /api/customers/me``, after the
+    customers were loaded. It receives every customer of the answer at once,
+    so that one query can serve them all (never one query per customer).
+
+    :param customers: a list of customers as the API shows them; set your
+        fields on each dict in place (e.g. ``customer["addresses"] = [...]``).
+        Do not remove or change the core fields.
+    :return: ignored.
+    """
+
+
+@hookspec
 def customer_before_create(data, context):
     """Called before a customer is inserted, inside the transaction.
 
@@ -165,5 +181,88 @@ def customer_after_delete(customer, context):
     """Called after a customer was deleted and the deletion committed.
 
     :param customer: the customer as it was, as the API showed it.
+    :param context: who acted.
+    """
+
+
+# --- customer addresses ----------------------------------------------------------
+
+
+@hookspec
+def address_rules():
+    """Return extra rules every address must pass, on create and on update.
+
+    Called each time an address is about to be written, with the address as
+    it will be stored (on update: the current address merged with the change).
+    The built-in rules (required fields, lengths, ISO country code) run first.
+
+    :return: a callable or a list of callables ``rule(address: dict) -> None |
+        str | dict``; ``address`` has the fields of the address object
+        (``country`` upper case). Return None to accept; a message to refuse
+        the whole address; or ``{field: message}`` to refuse naming fields.
+        The client gets a 400.
+    """
+
+
+@hookspec
+def address_before_create(customer, data, context):
+    """Called before an address is inserted, inside the transaction.
+
+    :param customer: the owner, as the API shows it.
+    :param data: the validated address fields (``is_default`` resolved to a
+        boolean), which the hook may change in place; changed values are not
+        validated again.
+    :param context: who is acting.
+    :raise app.errors.AppError: to refuse with that status and message.
+    """
+
+
+@hookspec
+def address_after_create(address, context):
+    """Called after a new address was committed.
+
+    :param address: the address as the API shows it (a copy).
+    :param context: who acted.
+    """
+
+
+@hookspec
+def address_before_update(address, data, context):
+    """Called before an address is updated, inside the transaction.
+
+    Not called for an empty update (``{}``), which writes nothing.
+
+    :param address: the address as it is now, as the API shows it.
+    :param data: the validated changes, which the hook may change in place.
+    :param context: who is acting.
+    :raise app.errors.AppError: to refuse the update.
+    """
+
+
+@hookspec
+def address_after_update(address, changes, context):
+    """Called after an address update was committed.
+
+    :param address: the address as it is now.
+    :param changes: the names of the fields that changed.
+    :param context: who acted.
+    """
+
+
+@hookspec
+def address_before_delete(address, context):
+    """Called before an address is deleted, inside the transaction.
+
+    :param address: the address as the API shows it.
+    :param context: who is acting.
+    :raise app.errors.AppError: to refuse the deletion.
+    """
+
+
+@hookspec
+def address_after_delete(address, context):
+    """Called after an address deletion was committed.
+
+    :param address: the address as it was.
     :param context: who acted.
     """

@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "evershop.plugins"
 BUILTIN_PLUGINS = (
     "app.auth.plugin",
     "plugins.customer.plugin",
+    "plugins.address.plugin",
 )
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -62,15 +62,23 @@ def require(*token_types: str) -> Principal:
     return principal
 
 
-def admin_required(view):
-    """Decorator: the route needs an admin access token."""
+def token_required(*token_types: str):
+    """Decorator: the route needs an access token of one of ``token_types``
+    (checked before the body is read, so that a stranger learns nothing)."""
 
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        require("admin")
-        return view(*args, **kwargs)
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            require(*token_types)
+            return view(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+admin_required = token_required("admin")
+customer_required = token_required("customer")
 
 
 def hook_context() -> HookContext:

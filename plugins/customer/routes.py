@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import marshmallow as ma
 from flask import current_app
 
 from app.auth.guards import admin_required, current_principal, hook_context, require
@@ -56,7 +57,8 @@ def create_customer():
 
 @blp.get("/customers")
 @admin_required
-@blp.arguments(CustomerListQuerySchema, location="query")
+# webargs drops unknown query parameters by default; here, as in a body, they are a 400.
+@blp.arguments(CustomerListQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, CustomerPageEnvelope)
 def list_customers(filters):
     """List customers, filtered and paginated (admin)."""

@@ -16,7 +16,7 @@ from app.db import as_utc, db, is_unique_violation, transaction, utcnow
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.events import emit
 from app.passwords import check_password_rules, hash_password, verify_password
-from app.plugins import HookContext, call_after, call_before
+from app.plugins import HookContext, call_after, call_before, plugin_manager
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.queries import build_customer_query
 
@@ -172,8 +172,11 @@ def delete_customer(customer_uuid: uuid.UUID, context: HookContext) -> dict:
 
 
 def get_customer(customer_uuid: uuid.UUID) -> dict:
-    """One customer as the API shows it; 404 if unknown."""
-    return _find(customer_uuid).to_dict()
+    """One customer as the API shows it, with what plugins add on reading
+    (its ``addresses``, from the address plugin); 404 if unknown."""
+    shown = _find(customer_uuid).to_dict()
+    plugin_manager().hook.customer_extend_read(customers=[shown])
+    return shown
 
 
 def list_customers(filters: dict) -> dict:

@@ -1,0 +1,1 @@
+"""Customer addresses (CONTRACT §4)."""

@@ -1,0 +1,21 @@
+"""Wires the address plugin into the service."""
+
+from __future__ import annotations
+
+from app.plugins import hookimpl
+
+
+@hookimpl
+def register_blueprints():
+    from plugins.address.routes import blp
+
+    return [blp]
+
+
+@hookimpl
+def customer_extend_read(customers):
+    from plugins.address.service import addresses_by_customer
+
+    found = addresses_by_customer(customers)
+    for customer in customers:
+        customer["addresses"] = found.get(customer["customer_id"], [])
