@@ -7,7 +7,7 @@ import logging
 import flask_smorest
 from flask import Flask
 
-from app import errors, http
+from app import errors, events, http, mail
 from app.auth import tokens
 from app.config import load_config
 from app.db import db, migrate
@@ -36,6 +36,9 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     tokens.init_app(app)
     http.init_app(app)
+    events.init_app(app)
+    mail.init_app(app)
+    app.before_request(app.extensions["events"].start_polling)
     api = flask_smorest.Api(app)
     app.extensions["api"] = api
 
@@ -49,9 +52,10 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
                 app.register_blueprint(blueprint)
         pm.hook.register_commands(cli=app.cli)
 
-    from app.cli import plugins_command
+    from app.cli import events_cli, plugins_command
 
     app.cli.add_command(plugins_command)
+    app.cli.add_command(events_cli)
     errors.init_app(app)  # last: our envelope wins over flask-smorest's handler
     return app
 

@@ -46,6 +46,26 @@ def _int(env: dict, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _number(env: dict, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _choice(env: dict, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _names(value: str | None) -> list[str]:
     """A comma-separated list of dotted names."""
     return [name.strip() for name in (value or "").split(",") if name.strip()]
@@ -116,6 +136,27 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "PLUGINS": plugins,
         "PLUGINS_BLOCKED": _names(env.get("PLUGINS_BLOCKED")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # Events (ARCHITECTURE.md, "Events and mail").
+        "EVENTS_DELIVERY": _choice(
+            env, "EVENTS_DELIVERY", ("thread", "inline", "worker"), "thread"
+        ),
+        "EVENTS_POLL_INTERVAL": _number(env, "EVENTS_POLL_INTERVAL", 0.0 if production else 5.0),
+        "EVENTS_RETRY_DELAY": _number(env, "EVENTS_RETRY_DELAY", 30.0),
+        "EVENTS_RETRY_MAX_DELAY": _number(env, "EVENTS_RETRY_MAX_DELAY", 3600.0),
+        # Mail (Flask-Mail); no MAIL_SERVER: mail is written to the log instead.
+        "MAIL_SERVER": env.get("MAIL_SERVER", "").strip() or None,
+        "MAIL_PORT": _int(env, "MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool(env, "MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", "").strip() or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "").strip() or "no-reply@localhost",
+        "MAIL_TEMPLATES_DIR": env.get("MAIL_TEMPLATES_DIR", "").strip() or None,
+        # Password reset (CONTRACT §5).
+        "STOREFRONT_URL": (env.get("STOREFRONT_URL", "").strip() or "http://localhost:3000").rstrip(
+            "/"
+        ),
+        "RESET_PASSWORD_TOKEN_LIFETIME": _int(env, "RESET_PASSWORD_TOKEN_LIFETIME", 48 * 3600),
         **secret_values,
     }
     if not 4 <= config["BCRYPT_ROUNDS"] <= 31:

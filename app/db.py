@@ -81,11 +81,18 @@ def is_unique_violation(error: sa.exc.IntegrityError, needle: str) -> bool:
 
 @contextmanager
 def transaction() -> Iterator[sa.orm.Session]:
-    """Run the block in one transaction: commit at the end, roll back on any error."""
+    """Run the block in one transaction: commit at the end, roll back on any error.
+
+    Events emitted inside the block are handed for delivery after the commit.
+    """
+    from app import events
+
     session = db.session
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
+        events.take_emitted(session)
         raise
+    events.dispatcher().committed(events.take_emitted(session))

@@ -81,6 +81,30 @@ def password_rules():
     """
 
 
+@hookspec
+def subscribe():
+    """Return the event handlers of this plugin: ``{event_name: handler}``.
+
+    Events (CONTRACT §8) are written in the transaction of the change that
+    causes them and delivered after it committed, at least once: from a
+    background thread of the process that committed, and again by ``flask
+    events run`` until every subscriber succeeded. Asked each time an event is
+    delivered, so keep it cheap (return a module-level dict).
+
+    A handler is called as ``handler(event)`` with an :class:`app.events.Event`
+    (``name``, ``payload`` — the object as the API shows it, never a password
+    hash —, ``uuid``, ``created_at``, ``attempt``), inside an app context but
+    outside any request. It may use the database; it must commit its own
+    writes (``app.db.transaction``). Raising any exception marks the delivery to
+    this plugin as failed: it is retried later with exponential backoff, while
+    the other subscribers of the event are not called again once they
+    succeeded. Because delivery is at least once, a handler must tolerate
+    seeing an event twice (use ``event.uuid`` to recognise it).
+
+    :return: a dict mapping event names to a handler or a list of handlers.
+    """
+
+
 @hookspec(firstresult=True)
 def auth_account_for_token(token_type, claims):
     """Return the account an access token speaks for, or None to refuse it.
@@ -264,5 +288,42 @@ def address_after_delete(address, context):
     """Called after an address deletion was committed.
 
     :param address: the address as it was.
+    :param context: who acted.
+    """
+
+
+# --- passwords ------------------------------------------------------------------------
+
+
+@hookspec
+def password_after_reset_request(customer, context):
+    """Called after a reset link was made for an active customer and emailed.
+
+    Runs in the process that delivers events (not in the request, whose answer
+    never depends on whether the account exists), after the token was stored
+    and the email accepted by the mail server.
+
+    :param customer: the customer as the API shows it.
+    :param context: a :class:`app.plugins.HookContext` with no actor.
+    """
+
+
+@hookspec
+def password_before_update(customer, context):
+    """Called before a customer's password is replaced through a reset token,
+    inside the transaction, after the token and the password rules were checked.
+
+    :param customer: the customer as the API shows it.
+    :param context: who is acting (an anonymous holder of the token).
+    :raise app.errors.AppError: to refuse; the token stays usable.
+    """
+
+
+@hookspec
+def password_after_update(customer, context):
+    """Called after a password reset was committed (every reset token of the
+    customer is void, and its older access and refresh tokens are refused).
+
+    :param customer: the customer as the API shows it.
     :param context: who acted.
     """

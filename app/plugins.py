@@ -27,6 +27,7 @@ BUILTIN_PLUGINS = (
     "app.auth.plugin",
     "plugins.customer.plugin",
     "plugins.address.plugin",
+    "plugins.password.plugin",
 )
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -100,6 +100,10 @@ def _base_config(url: str) -> dict:
         "JWT_CUSTOMER_SECRET": "test-customer-secret-0123456789abcd",
         "JWT_CUSTOMER_REFRESH_SECRET": "test-customer-refresh-secret-012345",
         "SECRET_KEY": "test-secret-key",
+        # Events stay in the outbox for the tests to read; delivery tests ask
+        # for "inline" or run the worker themselves.
+        "EVENTS_DELIVERY": "worker",
+        "MAIL_SERVER": None,
     }
 
 

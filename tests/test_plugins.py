@@ -674,6 +674,7 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
         "app.auth.plugin",
         "plugins.customer.plugin",
         "plugins.address.plugin",
+        "plugins.password.plugin",
         SAMPLE,
     ]
     assert (

@@ -63,6 +63,12 @@ def upgrade():
         ),
         sa.Column("last_error", sa.Text),
         sa.Column(
+            "delivered_to",
+            postgresql.JSONB() if pg else sa.JSON(),
+            nullable=False,
+            server_default=sa.text("'[]'"),
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             nullable=False,

@@ -1,0 +1,24 @@
+"""EverShop's ``reset_password_token`` table: only the SHA-256 of a token is kept."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import db, utcnow
+
+
+class ResetPasswordToken(db.Model):
+    __tablename__ = "reset_password_token"
+
+    reset_password_token_id: Mapped[int] = mapped_column(
+        sa.Integer, sa.Identity(always=True), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        sa.Integer,
+        sa.ForeignKey("customer.customer_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    token: Mapped[str] = mapped_column(sa.Text, nullable=False)  # hex SHA-256
+    created_at = mapped_column(sa.DateTime(timezone=True), nullable=False, default=utcnow)

@@ -1,0 +1,32 @@
+"""Bodies of the reset-password endpoints."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from app.http import envelope
+
+
+class _TrimmedEmail(fields.Email):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ResetRequestSchema(ma.Schema):
+    email = _TrimmedEmail(required=True, validate=validate.Length(max=254))
+
+
+class PasswordUpdateSchema(ma.Schema):
+    # Neither is trimmed: tokens and passwords are never altered.
+    token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    password = fields.String(required=True)
+
+
+class SuccessSchema(ma.Schema):
+    success = fields.Boolean()
+
+
+SuccessEnvelope = envelope(SuccessSchema, "SuccessEnvelope")

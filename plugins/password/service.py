@@ -1,0 +1,120 @@
+"""Password reset: the request, the email, and the new password.
+
+The request does the same work for every well-formed email — it records a
+``reset_password_submitted`` event and answers — so neither its answer nor its
+timing tells whether an account exists. The password plugin's own subscriber
+then resolves the email: for an active customer it stores a new token's
+SHA-256, emits ``reset_password_requested`` and sends the email, all or
+nothing; if the mail server is down, the event is retried and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.db import db, transaction, utcnow
+from app.errors import ValidationError
+from app.events import Event, emit
+from app.passwords import check_password_rules, hash_password
+from app.plugins import HookContext, call_after, call_before
+from plugins.customer.models import Customer
+from plugins.password.mail import send_reset_email
+from plugins.password.models import ResetPasswordToken
+
+SUBMITTED = "reset_password_submitted"
+TOKEN_INVALID = "Token is invalid or expired"
+TOKEN_BYTES = 32
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def request_reset(email: str) -> None:
+    """Record that someone asked for a reset link for ``email`` (any email)."""
+    with transaction():
+        emit(SUBMITTED, {"email": email})
+
+
+def on_reset_submitted(event: Event) -> None:
+    """Subscriber: email a reset link to the active customer with this email,
+    if there is one. Raises (and is retried) when the email cannot be sent."""
+    email = event.payload["email"]
+    customer = db.session.scalar(
+        sa.select(Customer).where(
+            sa.func.lower(Customer.email) == email.lower(), Customer.status == 1
+        )
+    )
+    if customer is None:
+        db.session.rollback()
+        return
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    shown = customer.to_dict()
+    with transaction():
+        db.session.add(ResetPasswordToken(customer_id=customer.customer_id, token=_digest(token)))
+        emit("reset_password_requested", shown)
+        # Sent inside the transaction: if the server refuses, no token is kept
+        # and the event is retried with a new one.
+        send_reset_email(shown, token)
+    call_after("password_after_reset_request", customer=dict(shown), context=HookContext())
+
+
+def _valid_token(digest: str) -> ResetPasswordToken | None:
+    lifetime = timedelta(seconds=current_app.config["RESET_PASSWORD_TOKEN_LIFETIME"])
+    return db.session.scalar(
+        sa.select(ResetPasswordToken).where(
+            ResetPasswordToken.token == digest,
+            ResetPasswordToken.created_at > utcnow() - lifetime,
+        )
+    )
+
+
+def _invalid() -> ValidationError:
+    return ValidationError(TOKEN_INVALID, [{"field": "token", "message": TOKEN_INVALID}])
+
+
+def update_password(token: str, password: str, context: HookContext) -> None:
+    """Replace the password of the token's customer.
+
+    400 when the token is unknown, used or expired, or when the password fails
+    a rule (the token then stays usable). On success every reset token of the
+    customer is void and its older JWTs are refused. Emits ``password_updated``.
+    """
+    digest = _digest(token)
+    found = _valid_token(digest)
+    if found is None:
+        raise _invalid()
+    token_id = found.reset_password_token_id
+    check_password_rules(password)
+    password_hash = hash_password(password)  # slow: outside the transaction
+    db.session.rollback()
+
+    with transaction():
+        # Claiming the token is one DELETE: of two concurrent uses, one wins.
+        claimed = db.session.execute(
+            sa.delete(ResetPasswordToken)
+            .where(ResetPasswordToken.reset_password_token_id == token_id)
+            .returning(ResetPasswordToken.customer_id)
+        ).scalar()
+        customer = db.session.get(Customer, claimed) if claimed is not None else None
+        if customer is None or customer.status != 1:
+            raise _invalid()
+        call_before("password_before_update", customer=customer.to_dict(), context=context)
+        db.session.execute(
+            sa.delete(ResetPasswordToken).where(
+                ResetPasswordToken.customer_id == customer.customer_id
+            )
+        )
+        now = utcnow()
+        customer.password = password_hash
+        customer.password_changed_at = now
+        customer.updated_at = now
+        db.session.flush()
+        shown = customer.to_dict()
+        emit("password_updated", shown)
+    call_after("password_after_update", customer=dict(shown), context=context)
