@@ -7,7 +7,7 @@ import logging
 import flask_smorest
 from flask import Flask
 
-from app import errors, events, http, mail
+from app import errors, events, graphql, http, mail
 from app.auth import tokens
 from app.config import load_config
 from app.db import db, migrate
@@ -51,6 +51,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
             else:
                 app.register_blueprint(blueprint)
         pm.hook.register_commands(cli=app.cli)
+    graphql.init_app(app)
 
     from app.cli import events_cli, plugins_command
 

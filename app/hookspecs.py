@@ -55,6 +55,25 @@ def register_blueprints(app):
 
 
 @hookspec
+def register_graphql(audience):
+    """Return what this plugin adds to a GraphQL schema.
+
+    Called once per schema while the app is built: ``audience`` is ``"admin"``
+    (served at ``/api/admin/graphql`` to admin tokens) or ``"public"``
+    (``/api/graphql``, the storefront's, where a customer token is optional).
+    The core declares ``type Query`` (empty), ``Date``, ``FilterInput``,
+    ``FilterOperation`` and ``FilterOutput``; add fields with ``extend type``.
+
+    :param audience: ``"admin"`` or ``"public"``.
+    :return: an :class:`app.graphql.GraphQLContribution` (SDL and ariadne
+        bindables), a list of them, or None to add nothing to that schema.
+        Resolvers find the caller in ``info.context["principal"]`` and should
+        load children through :func:`app.graphql.batched` so that a page of
+        results costs a constant number of queries.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add command-line commands to ``flask``.
 

@@ -19,3 +19,10 @@ def customer_extend_read(customers):
     found = addresses_by_customer(customers)
     for customer in customers:
         customer["addresses"] = found.get(customer["customer_id"], [])
+
+
+@hookimpl
+def register_graphql(audience):
+    from plugins.address.graphql import contribution
+
+    return contribution(audience)

@@ -20,3 +20,10 @@ def auth_account_for_token(token_type, claims):
 
     customer = active_customer(claims)
     return customer.to_dict() if customer else None
+
+
+@hookimpl
+def register_graphql(audience):
+    from plugins.customer.graphql import contribution
+
+    return contribution(audience)

@@ -29,6 +29,8 @@ def build_customer_query(filters: dict) -> CustomerPage:
 
     ``keyword`` matches name or email, ``full_name`` the name, both as a
     case-insensitive "contains"; ``email`` is an exact, case-insensitive match.
+    GraphQL's other operations arrive as ``full_name_nlike`` (name does not
+    contain), ``email_like`` and ``email_nlike``.
     """
     conditions = []
     if filters.get("keyword"):
@@ -42,8 +44,23 @@ def build_customer_query(filters: dict) -> CustomerPage:
     if filters.get("full_name"):
         needle = filters["full_name"].lower()
         conditions.append(sa.func.lower(Customer.full_name).contains(needle, autoescape=True))
+    if filters.get("full_name_nlike"):
+        needle = filters["full_name_nlike"].lower()
+        conditions.append(
+            sa.not_(
+                sa.func.coalesce(sa.func.lower(Customer.full_name), "").contains(
+                    needle, autoescape=True
+                )
+            )
+        )
     if filters.get("email"):
         conditions.append(sa.func.lower(Customer.email) == filters["email"].lower())
+    if filters.get("email_like"):
+        needle = filters["email_like"].lower()
+        conditions.append(sa.func.lower(Customer.email).contains(needle, autoescape=True))
+    if filters.get("email_nlike"):
+        needle = filters["email_nlike"].lower()
+        conditions.append(sa.not_(sa.func.lower(Customer.email).contains(needle, autoescape=True)))
     if filters.get("status") is not None:
         conditions.append(Customer.status == filters["status"])
     if filters.get("group_id") is not None:

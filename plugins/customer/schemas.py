@@ -86,6 +86,14 @@ class CustomerListQuerySchema(ma.Schema):
     od = fields.String(validate=validate.OneOf(["asc", "desc"]))
 
 
+class CustomerFilterSchema(CustomerListQuerySchema):
+    """The GraphQL ``customers(filters:)`` keys, as the query builder takes them."""
+
+    full_name_nlike = Trimmed(validate=validate.Length(max=NAME_MAX))
+    email_like = Trimmed(validate=validate.Length(max=EMAIL_MAX))
+    email_nlike = Trimmed(validate=validate.Length(max=EMAIL_MAX))
+
+
 # --- responses (they also document the API) -------------------------------------
 
 

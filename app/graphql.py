@@ -1,0 +1,199 @@
+"""The GraphQL endpoints: the core owns them, plugins contribute the schema.
+
+Two schemas are built once, when the app is made, from what every plugin's
+``register_graphql(audience)`` returns: ``admin`` (served at
+``/api/admin/graphql``, admin token required) and ``public`` (``/api/graphql``,
+customer token optional). The core contributes only the shared types.
+
+Resolvers get ``info.context``, a dict with ``principal`` (the caller, or
+None) and the per-request batch caches used by :func:`batched`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import ariadne
+from flask import Blueprint, Flask, g, jsonify, request
+from graphql import GraphQLError, GraphQLSchema
+
+from app.auth.guards import current_principal, require
+from app.db import as_utc
+from app.errors import AppError, BadRequest
+from app.http import read_json_body
+from app.plugins import collect
+
+log = logging.getLogger(__name__)
+
+# ariadne logs every error of every query, the client's own included; ours
+# are logged by _format_error when they are faults of the service.
+_ariadne_log = logging.getLogger("app.graphql.ariadne")
+_ariadne_log.propagate = False
+_ariadne_log.addHandler(logging.NullHandler())
+
+AUDIENCES = ("admin", "public")
+
+# Types every schema shares, named as EverShop names them.
+CORE_SDL = """
+type Query
+
+"A moment, as EverShop gives it: milliseconds since the epoch, and a date for people."
+type Date {
+  value: String
+  text: String
+}
+
+enum FilterOperation {
+  eq
+  neq
+  gt
+  gteq
+  lt
+  lteq
+  like
+  nlike
+  in
+  nin
+}
+
+input FilterInput {
+  key: String!
+  operation: FilterOperation!
+  value: ID
+}
+
+type FilterOutput {
+  key: String!
+  operation: FilterOperation!
+  value: String
+}
+"""
+
+
+@dataclass
+class GraphQLContribution:
+    """What a plugin adds to a schema: SDL and the ariadne bindables for it."""
+
+    sdl: str
+    bindables: list = field(default_factory=list)
+
+
+def date_value(moment: datetime | None) -> dict | None:
+    """A ``Date``: ``value`` in milliseconds since the epoch (a string), ``text``
+    like ``Nov 27, 2026``."""
+    moment = as_utc(moment)
+    if moment is None:
+        return None
+    return {
+        "value": str(int(moment.timestamp() * 1000)),
+        "text": f"{moment.strftime('%b')} {moment.day}, {moment.year}",
+    }
+
+
+def remember(info, scope: str, ids: Iterable[Hashable]) -> None:
+    """Note the ids of objects a resolver produced (e.g. a page of customers),
+    so that :func:`batched` loads their children for all of them at once."""
+    seen = info.context.setdefault("seen", {}).setdefault(scope, {})
+    for item_id in ids:
+        seen.setdefault(item_id, None)
+
+
+def batched(info, key: str, scope: str, item_id: Hashable, load_many: Callable[[list], dict]):
+    """The value of ``key`` for ``item_id``, loaded for every remembered id of
+    ``scope`` in one call of ``load_many(ids) -> {id: value}``.
+
+    However many objects a query returns, each kind of child costs one query.
+    """
+    cache = info.context.setdefault("batches", {}).setdefault(key, {})
+    if item_id not in cache:
+        seen = info.context.setdefault("seen", {}).setdefault(scope, {})
+        seen.setdefault(item_id, None)
+        wanted = [i for i in seen if i not in cache]
+        found = load_many(wanted)
+        for i in wanted:
+            cache[i] = found.get(i)
+    return cache[item_id]
+
+
+def build_schema(audience: str) -> GraphQLSchema:
+    contributions = collect("register_graphql", audience=audience)
+    type_defs = [CORE_SDL] + [c.sdl for c in contributions]
+    bindables = [b for c in contributions for b in c.bindables]
+    return ariadne.make_executable_schema(type_defs, *bindables)
+
+
+def _format_error(error: GraphQLError, debug: bool = False) -> dict:
+    """Errors in the GraphQL convention; an unexpected exception is logged and
+    shown only as a generic message with the request id."""
+    original = error.original_error
+    if original is None or isinstance(original, AppError | GraphQLError):
+        return error.formatted
+    request_id = g.get("request_id", "-")
+    log.error("GraphQL resolver failed (request id %s)", request_id, exc_info=original)
+    formatted = dict(error.formatted)
+    formatted["message"] = (
+        f"An unexpected error occurred. Quote request id {request_id} when reporting it."
+    )
+    return formatted
+
+
+def _read_operation() -> dict:
+    if request.method == "GET":
+        operation = {
+            "query": request.args.get("query"),
+            "operationName": request.args.get("operationName"),
+        }
+        if request.args.get("variables"):
+            try:
+                operation["variables"] = json.loads(request.args["variables"])
+            except ValueError:
+                raise BadRequest("The variables parameter is not valid JSON.") from None
+        return operation
+    return read_json_body()
+
+
+def _execute(audience: str, principal):
+    from flask import current_app
+
+    schema = current_app.extensions["graphql"][audience]
+    operation = _read_operation()
+    if not isinstance(operation.get("query"), str) or not operation["query"].strip():
+        raise BadRequest("Send a GraphQL query in the 'query' field.")
+    if request.method == "GET" and operation["query"].lstrip().startswith("mutation"):
+        raise BadRequest("Mutations are not accepted over GET.")
+    success, result = ariadne.graphql_sync(
+        schema,
+        operation,
+        context_value={"principal": principal, "request": request},
+        introspection=audience == "admin",
+        debug=False,
+        error_formatter=_format_error,
+        logger=_ariadne_log.name,
+    )
+    return jsonify(result), 200 if success else 400
+
+
+blueprint = Blueprint("graphql", __name__, url_prefix="/api")
+
+
+@blueprint.route("/admin/graphql", methods=["GET", "POST"])
+def admin_graphql():
+    """Admin GraphQL (admin token)."""
+    return _execute("admin", require("admin"))
+
+
+@blueprint.route("/graphql", methods=["GET", "POST"])
+def public_graphql():
+    """Storefront GraphQL (customer token optional)."""
+    return _execute("public", current_principal())
+
+
+def init_app(app: Flask) -> None:
+    """Build both schemas (after the plugins are loaded) and serve them."""
+    with app.app_context():
+        app.extensions["graphql"] = {audience: build_schema(audience) for audience in AUDIENCES}
+    app.register_blueprint(blueprint)
