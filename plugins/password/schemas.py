@@ -20,8 +20,10 @@ class ResetRequestSchema(ma.Schema):
 
 
 class PasswordUpdateSchema(ma.Schema):
-    # Neither is trimmed: tokens and passwords are never altered.
-    token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    # Neither is trimmed: tokens and passwords are never altered. A token of
+    # any length is checked by the service: one that was never issued is
+    # "invalid or expired", whatever its shape.
+    token = fields.String(required=True, validate=validate.Length(min=1))
     password = fields.String(required=True)
 
 

@@ -29,6 +29,7 @@ from plugins.password.models import ResetPasswordToken
 SUBMITTED = "reset_password_submitted"
 TOKEN_INVALID = "Token is invalid or expired"
 TOKEN_BYTES = 32
+MAX_TOKEN_LENGTH = 512  # ours are 43 characters; longer is refused unhashed
 
 
 def _digest(token: str) -> str:
@@ -85,6 +86,8 @@ def update_password(token: str, password: str, context: HookContext) -> None:
     a rule (the token then stays usable). On success every reset token of the
     customer is void and its older JWTs are refused. Emits ``password_updated``.
     """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise _invalid()
     digest = _digest(token)
     found = _valid_token(digest)
     if found is None:
