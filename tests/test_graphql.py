@@ -1003,6 +1003,8 @@ def test_plugin_query_in_the_admin_schema(ext_client, auth, admin):
 
 
 def test_plugin_admin_query_is_not_in_the_public_schema(ext_client, auth, customer):
+    """register_graphql is asked once per audience; what a plugin returns for
+    "admin" stays out of the storefront's schema."""
     # Given
     headers = auth.customer_headers()
 
