@@ -17,17 +17,42 @@ from tests.conftest import PG_URL, _base_config, _drop_pg_database, _pg_url
 EVERSHOP_COLUMNS = {
     "customer_group": {"customer_group_id", "uuid", "group_name", "created_at", "updated_at"},
     "customer": {
-        "customer_id", "uuid", "status", "group_id", "email", "password", "full_name",
-        "created_at", "updated_at", "meta_data",
+        "customer_id",
+        "uuid",
+        "status",
+        "group_id",
+        "email",
+        "password",
+        "full_name",
+        "created_at",
+        "updated_at",
+        "meta_data",
     },
     "customer_address": {
-        "customer_address_id", "uuid", "customer_id", "full_name", "telephone", "address_1",
-        "address_2", "postcode", "city", "province", "country", "created_at", "updated_at",
+        "customer_address_id",
+        "uuid",
+        "customer_id",
+        "full_name",
+        "telephone",
+        "address_1",
+        "address_2",
+        "postcode",
+        "city",
+        "province",
+        "country",
+        "created_at",
+        "updated_at",
         "is_default",
     },
     "reset_password_token": {"reset_password_token_id", "customer_id", "token", "created_at"},
     "admin_user": {
-        "admin_user_id", "uuid", "status", "email", "password", "full_name", "created_at",
+        "admin_user_id",
+        "uuid",
+        "status",
+        "email",
+        "password",
+        "full_name",
+        "created_at",
         "updated_at",
     },
 }
@@ -84,9 +109,7 @@ def test_database_refuses_an_email_in_another_letter_case(empty_app):
 def test_database_refuses_two_default_addresses_for_one_customer(empty_app):
     upgrade()
     _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'x')")
-    insert = (
-        "INSERT INTO customer_address (customer_id, country, is_default) VALUES (1, 'US', :d)"
-    )
+    insert = "INSERT INTO customer_address (customer_id, country, is_default) VALUES (1, 'US', :d)"
     _execute(insert, d=True)
     _execute(insert, d=False)
     _execute(insert, d=False)
