@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export FLASK_APP := wsgi
 
-.PHONY: install run migrate test test-sqlite lint format clean
+.PHONY: install run migrate test lint format clean bench bench-smoke bench-scale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ run: migrate
 # The whole suite, on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Load benchmarks against gunicorn + the local PostgreSQL (docs/performance.md).
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-smoke: install
+	$(BIN)/python bench/run.py --smoke
+
+bench-scale: install
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check .

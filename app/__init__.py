@@ -7,7 +7,7 @@ import logging
 import flask_smorest
 from flask import Flask
 
-from app import errors, events, graphql, http, mail
+from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit
 from app.auth import tokens
 from app.config import load_config
 from app.db import db, migrate
@@ -38,8 +38,9 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     http.init_app(app)
     events.init_app(app)
     mail.init_app(app)
+    health.init_app(app)
     app.before_request(app.extensions["events"].start_polling)
-    api = flask_smorest.Api(app)
+    api = openapi.init_app(app)
     app.extensions["api"] = api
 
     pm = build_plugin_manager(app.config["PLUGINS"], app.config["PLUGINS_BLOCKED"])
@@ -52,6 +53,8 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
                 app.register_blueprint(blueprint)
         pm.hook.register_commands(cli=app.cli)
     graphql.init_app(app)
+    ratelimit.init_app(app)
+    cors.init_app(app)
 
     from app.cli import events_cli, plugins_command
 

@@ -7,10 +7,13 @@ default: start-up stops with one line naming what is missing.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
 from pathlib import Path
+
+import limits
 
 SECRET_SETTINGS = (
     "JWT_ADMIN_SECRET",
@@ -18,6 +21,16 @@ SECRET_SETTINGS = (
     "JWT_CUSTOMER_SECRET",
     "JWT_CUSTOMER_REFRESH_SECRET",
 )
+
+
+# CONTRACT §7's limits, each overridable as RATELIMIT_<NAME>.
+RATE_LIMITS = {
+    "TOKENS": "30/minute",  # token endpoints, per client address
+    "SIGNUP": "10/hour",  # public sign-up, per client address
+    "RESET": "10/minute",  # reset-password requests, per client address
+    "LOGIN_FAILURES": "5/15minutes",  # failed logins of one account before it is locked
+    "RESET_EMAILS": "3/hour",  # reset emails to one account
+}
 
 
 class ConfigError(RuntimeError):
@@ -64,6 +77,25 @@ def _choice(env: dict, name: str, choices: tuple[str, ...], default: str) -> str
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _limit(env: dict, name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit like '30/minute', got {value!r}") from None
+    return value
+
+
+def _networks(env: dict, name: str) -> list:
+    networks = []
+    for item in _names(env.get(name)):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or networks, got {item!r}") from None
+    return networks
 
 
 def _names(value: str | None) -> list[str]:
@@ -123,7 +155,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
     config = {
         "APP_ENV": app_env,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: SQL logs and database errors never show the values
+        # bound to a statement (password hashes, token digests, emails).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "JWT_ISSUER": env.get("JWT_ISSUER", "evershop").strip() or "evershop",
         "JWT_ADMIN_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_TOKEN_EXPIRY", 900),
@@ -152,6 +186,16 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "").strip() or "no-reply@localhost",
         "MAIL_TEMPLATES_DIR": env.get("MAIL_TEMPLATES_DIR", "").strip() or None,
+        # Rate limits (CONTRACT §7) and CORS.
+        "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "").strip() or "customer-service",
+        **{
+            f"RATELIMIT_{name}": _limit(env, f"RATELIMIT_{name}", default)
+            for name, default in RATE_LIMITS.items()
+        },
+        "TRUSTED_PROXIES": _networks(env, "TRUSTED_PROXIES"),
+        "CORS_ORIGINS": _names(env.get("CORS_ORIGINS")),
         # Password reset (CONTRACT §5).
         "STOREFRONT_URL": (env.get("STOREFRONT_URL", "").strip() or "http://localhost:3000").rstrip(
             "/"

@@ -27,9 +27,15 @@ class AppError(Exception):
     status = 500
     default_message = "The request failed."
 
-    def __init__(self, message: str | None = None, errors: list[dict] | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.message = message or self.default_message
         self.errors = errors or []
+        self.headers = headers or {}
         super().__init__(self.message)
 
 
@@ -106,6 +112,7 @@ _HTTP_MESSAGES = {
     405: "This method is not allowed on this resource.",
     413: "The request body is too large.",
     415: "Send the body as JSON with Content-Type: application/json.",
+    429: "Too many requests: wait as long as the Retry-After header says, then try again.",
 }
 
 
@@ -121,7 +128,9 @@ def error_response(status: int, message: str, errors: list[dict] | None = None):
 
 
 def _handle_app_error(error: AppError):
-    return error_response(error.status, error.message, error.errors)
+    response = error_response(error.status, error.message, error.errors)
+    response.headers.update(error.headers)
+    return response
 
 
 def _handle_marshmallow_error(error: marshmallow.ValidationError):

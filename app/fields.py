@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+import re
+
+from marshmallow import ValidationError, fields
+
+# A whole number as text: ASCII digits only (int() would take any Unicode digit).
+_DIGITS = re.compile(r"-?[0-9]{1,20}")
+
+
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored or hashed, or None when it can: NUL
+    characters (PostgreSQL refuses them) and unpaired surrogates (not
+    encodable as UTF-8)."""
+    if "\x00" in text:
+        return "Must not contain NUL characters."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Must be valid Unicode text (no unpaired surrogates)."
+    return None
 
 
 class Trimmed(fields.String):
@@ -13,25 +31,34 @@ class Trimmed(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
+        problem = unstorable(result)
+        if problem:
+            raise ValidationError(problem)
         return result.strip()
 
 
 class LenientInteger(fields.Integer):
-    """A whole number sent as a JSON number or as a string of digits.
-
-    Booleans and fractions are refused (``true`` is not ``1`` here).
+    """A whole number sent as a JSON number or as a string of ASCII digits,
+    within the range of the integer columns (32-bit signed): anything else is
+    a 400, never a database error. Booleans and fractions are refused
+    (``true`` is not ``1`` here).
     """
+
+    MIN = -(2**31)
+    MAX = 2**31 - 1
 
     def __init__(self, *, choices: tuple[int, ...] | None = None, **kwargs):
         super().__init__(strict=True, **kwargs)
         self.choices = choices
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
             value = int(value.strip())
         if isinstance(value, bool):
             raise self.make_error("invalid")
         number = super()._deserialize(value, attr, data, **kwargs)
+        if not self.MIN <= number <= self.MAX:
+            raise self.make_error("out_of_range", min=self.MIN, max=self.MAX)
         if self.choices is not None and number not in self.choices:
             allowed = ", ".join(str(c) for c in self.choices)
             raise self.make_error("invalid_choice", allowed=allowed)
@@ -39,6 +66,7 @@ class LenientInteger(fields.Integer):
 
     default_error_messages = {
         "invalid_choice": "Must be one of: {allowed}.",
+        "out_of_range": "Must be between {min} and {max}.",
     }
 
 
@@ -58,3 +86,13 @@ class FlexibleBoolean(fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else bool(value)
+
+
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
+
+
+def timestamp(**kwargs) -> fields.String:
+    """A response field for a timestamp as the API writes it (CONTRACT §1):
+    ``YYYY-MM-DD HH:MM:SS`` in UTC."""
+    metadata = {"pattern": TIMESTAMP_PATTERN, "example": "2023-02-07 14:18:05"}
+    return fields.String(metadata=metadata, **kwargs)

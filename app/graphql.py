@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Hashable, Iterable
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from graphql import GraphQLError, GraphQLSchema
 from app.auth.guards import current_principal, require
 from app.db import as_utc
 from app.errors import AppError, BadRequest
-from app.http import read_json_body
+from app.http import read_json_body, refuse_unstorable_text
 from app.plugins import collect
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ def _read_operation() -> dict:
                 operation["variables"] = json.loads(request.args["variables"])
             except ValueError:
                 raise BadRequest("The variables parameter is not valid JSON.") from None
+        refuse_unstorable_text(operation)
         return operation
     return read_json_body()
 
@@ -197,3 +199,106 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         app.extensions["graphql"] = {audience: build_schema(audience) for audience in AUDIENCES}
     app.register_blueprint(blueprint)
+    if "api" in app.extensions:
+        _document(app, app.extensions["api"].spec)
+
+
+# --- the endpoints in the OpenAPI document ------------------------------------------
+
+_GRAPHQL_REQUEST = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "minLength": 1, "example": "{ currentCustomer { email } }"},
+        "variables": {"type": "object", "nullable": True, "additionalProperties": True},
+        "operationName": {"type": "string", "nullable": True},
+    },
+    "required": ["query"],
+}
+_GRAPHQL_RESULT = {
+    "type": "object",
+    "description": "A GraphQL result: `data`, and `errors` when something failed.",
+    "properties": {
+        "data": {"type": "object", "nullable": True, "additionalProperties": True},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"message": {"type": "string"}},
+                "required": ["message"],
+                "additionalProperties": True,
+            },
+        },
+    },
+}
+_SECURITY = {
+    "admin": [{"adminToken": []}],
+    "public": [{}, {"customerToken": []}],
+}
+_SUMMARY = {
+    "admin": "Admin GraphQL: customer(id), customers(filters) (admin token).",
+    "public": "Storefront GraphQL: currentCustomer (customer token optional).",
+}
+
+
+def _document(app: Flask, spec) -> None:
+    """Both endpoints take ``{query, variables, operationName}`` as a JSON
+    body (POST) or as query parameters (GET); the schema itself is served by
+    introspection on the admin endpoint, not here."""
+    spec.components.schema("GraphQLRequest", _GRAPHQL_REQUEST)
+    spec.components.schema("GraphQLResult", _GRAPHQL_RESULT)
+    spec.tag({"name": "graphql", "description": "GraphQL endpoints"})
+    result = {"$ref": "#/components/schemas/GraphQLResult"}
+    answers = {
+        "200": {
+            "description": "The query ran (errors inside it are in `errors`).",
+            "content": {"application/json": {"schema": result}},
+        },
+        "400": {
+            "description": "No query, or one that does not parse or validate.",
+            "content": {
+                "application/json": {
+                    "schema": {"anyOf": [result, {"$ref": "#/components/schemas/ErrorEnvelope"}]}
+                }
+            },
+        },
+    }
+    get_parameters = [
+        {"in": "query", "name": "query", "required": True, "schema": {"type": "string"}},
+        {
+            "in": "query",
+            "name": "variables",
+            "required": False,
+            "description": "A JSON object, as text.",
+            "schema": {"type": "string"},
+        },
+        {"in": "query", "name": "operationName", "required": False, "schema": {"type": "string"}},
+    ]
+    for audience, endpoint in (("admin", "admin_graphql"), ("public", "public_graphql")):
+        rule = next(app.url_map.iter_rules(f"{blueprint.name}.{endpoint}"))
+        common = {
+            "tags": ["graphql"],
+            "summary": _SUMMARY[audience],
+            "security": _SECURITY[audience],
+        }
+        if audience == "admin":
+            common["responses"] = {"403": "FORBIDDEN"}
+        operations = {
+            "get": {
+                **deepcopy(common),
+                "parameters": get_parameters,
+                "responses": {**deepcopy(answers), **common.get("responses", {})},
+            },
+            "post": {
+                **deepcopy(common),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/GraphQLRequest"}
+                        }
+                    },
+                },
+                "responses": {**deepcopy(answers), **common.get("responses", {})},
+            },
+        }
+        spec.path(rule=rule, operations=operations)

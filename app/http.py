@@ -5,7 +5,9 @@ flask-smorest Blueprint that plugins build their routes on."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 import uuid
 
 import flask_smorest
@@ -16,6 +18,9 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import BaseConverter
 
 from app.errors import BadRequest, ValidationError
+from app.fields import unstorable
+
+access_log = logging.getLogger("app.access")
 
 _FORM = "application/x-www-form-urlencoded"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -60,7 +65,27 @@ def read_json_body() -> dict:
         raise UnsupportedMediaType()
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
+    refuse_unstorable_text(body)
     return body
+
+
+def refuse_unstorable_text(data, path: str = "") -> None:
+    """400 naming the field when any key or string in ``data`` (parsed JSON,
+    or query parameters) holds text no database column can take: NUL
+    characters, or unpaired surrogates (``"\\ud800"`` is valid JSON but not
+    Unicode that UTF-8 can encode)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{path}.{key}" if path else str(key)
+            refuse_unstorable_text(str(key), name)
+            refuse_unstorable_text(value, name)
+    elif isinstance(data, list):
+        for item in data:
+            refuse_unstorable_text(item, path)
+    elif isinstance(data, str):
+        problem = unstorable(data)
+        if problem:
+            raise ValidationError.from_messages({path: [problem]})
 
 
 def load(schema: ma.Schema, data: dict, **kwargs) -> dict:
@@ -78,6 +103,10 @@ class _Parser(FlaskParser):
 
     def load_json(self, req, schema):
         return read_json_body()
+
+    def load_querystring(self, req, schema):
+        refuse_unstorable_text({name: req.args.getlist(name) for name in req.args})
+        return super().load_querystring(req, schema)
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         messages = error.messages
@@ -117,6 +146,10 @@ class ExtensibleSchema(ma.Schema):
     """A response schema that also passes through the keys plugins add
     (``customer_extend_read``): they are documented by their plugin, not here."""
 
+    class Meta:
+        # Only read by the OpenAPI document: such objects may carry more properties.
+        unknown = ma.INCLUDE
+
     @ma.post_dump(pass_original=True)
     def _keep_plugin_fields(self, data, original, **kwargs):
         if isinstance(original, dict):
@@ -127,7 +160,7 @@ class ExtensibleSchema(ma.Schema):
 
 def envelope(schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     """``{"data": <schema>}``, the success envelope of CONTRACT §1, as a schema."""
-    return ma.Schema.from_dict({"data": ma.fields.Nested(schema)}, name=name)
+    return ma.Schema.from_dict({"data": ma.fields.Nested(schema, required=True)}, name=name)
 
 
 def parse_uuid(value) -> uuid.UUID | None:
@@ -140,13 +173,35 @@ def parse_uuid(value) -> uuid.UUID | None:
 
 
 def _assign_request_id():
+    g.request_started = time.perf_counter()
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 def _send_request_id(response):
     response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+    _log_request(response)
     return response
+
+
+def _log_request(response) -> None:
+    """One JSON line per request. Never the body, the query string or any
+    header: they may carry passwords, tokens or reset links."""
+    started = g.get("request_started")
+    duration = round((time.perf_counter() - started) * 1000, 2) if started else None
+    access_log.info(
+        json.dumps(
+            {
+                "event": "request",
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration,
+                "request_id": g.get("request_id"),
+            },
+            separators=(",", ":"),
+        )
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,8 @@
 """Outgoing mail through Flask-Mail over SMTP.
 
-Without ``MAIL_SERVER`` (development) a message is written to the log instead,
-so that a developer can follow a reset link without a mail server.
+Without ``MAIL_SERVER`` a message is written to the log instead in development,
+so that a developer can follow a reset link without a mail server; in
+production it is refused (and so retried), as a log must never hold a link.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ def send(to: str, subject: str, text: str, html: str | None = None) -> None:
     """Send one message (plain text, plus HTML when given); raises when the
     server refuses or cannot be reached, so that the caller can retry."""
     if not current_app.config["MAIL_SERVER"]:
+        if current_app.config["APP_ENV"] == "production":
+            # Never a reset link in a production log: keep the email queued.
+            raise RuntimeError("MAIL_SERVER is not set: the email waits until it is")
         log.info("mail (no MAIL_SERVER set) to %s: %s\n%s", to, subject, text)
         return
     message = Message(subject=subject, recipients=[to], body=text, html=html)

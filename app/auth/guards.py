@@ -13,6 +13,7 @@ from flask import g, request
 
 from app.auth import tokens
 from app.errors import Forbidden, Unauthorized
+from app.openapi import SCHEMES, access, errors
 from app.plugins import HookContext, plugin_manager
 
 _UNSET = object()
@@ -72,7 +73,9 @@ def token_required(*token_types: str):
             require(*token_types)
             return view(*args, **kwargs)
 
-        return wrapper
+        # The OpenAPI document says who may call, and that the other token type is a 403.
+        documented = access(*token_types)(wrapper)
+        return errors(403)(documented) if set(token_types) != set(SCHEMES) else documented
 
     return decorate
 

@@ -9,6 +9,7 @@ from app.auth.models import AdminUser
 from app.db import db, is_unique_violation, transaction
 from app.errors import Conflict, Unauthorized, ValidationError
 from app.passwords import check_password_rules, hash_password, verify_password
+from app.ratelimit import check_login_allowed, record_failed_login
 
 INVALID_LOGIN = "Invalid email or password"
 
@@ -45,9 +46,11 @@ def create_admin_user(email: str, password: str, full_name: str | None) -> Admin
 
 def login(email: str, password: str) -> dict:
     """Return an access and a refresh token for an active admin, else 401."""
+    check_login_allowed("admin", email)
     user = _by_email(email)
     ok = verify_password(password, user.password if user else None)
     if not ok or not user.status:
+        record_failed_login("admin", email)
         raise Unauthorized(INVALID_LOGIN)
     return tokens.issue_pair("admin", user.to_identity())
 

@@ -9,7 +9,8 @@ import uuid
 from app.auth.guards import customer_required, hook_context, require
 from app.errors import Forbidden
 from app.http import Blueprint
-from plugins.address import service
+from app.openapi import access, errors, location_header
+from plugins.address import examples, service
 from plugins.address.schemas import (
     AddressCreateSchema,
     AddressEnvelope,
@@ -23,6 +24,7 @@ blp = Blueprint(
 
 ONE = "/<uuid:customer_uuid>/addresses/<uuid:address_uuid>"
 MANY = "/<uuid:customer_uuid>/addresses"
+LOCATION = location_header("/api/customers/<customer uuid>/addresses/<address uuid>")
 
 
 def owner_or_admin(view):
@@ -36,7 +38,7 @@ def owner_or_admin(view):
             raise Forbidden("A customer may only manage its own addresses.")
         return view(*args, **kwargs)
 
-    return wrapper
+    return access("admin", "customer")(errors(403)(wrapper))
 
 
 def _me(principal=None) -> uuid.UUID:
@@ -51,8 +53,8 @@ def _created(address: dict, customer_uuid) -> tuple:
 
 @blp.post(MANY)
 @owner_or_admin
-@blp.arguments(AddressCreateSchema)
-@blp.response(201, AddressEnvelope)
+@blp.arguments(AddressCreateSchema, example=examples.CREATE_REQUEST)
+@blp.response(201, AddressEnvelope, example=examples.CREATED, headers=LOCATION)
 def create_address(data, customer_uuid):
     """Add an address to a customer."""
     return _created(service.create_address(customer_uuid, data, hook_context()), customer_uuid)
@@ -60,7 +62,7 @@ def create_address(data, customer_uuid):
 
 @blp.get(MANY)
 @owner_or_admin
-@blp.response(200, AddressListEnvelope)
+@blp.response(200, AddressListEnvelope, example=examples.LISTED)
 def list_addresses(customer_uuid):
     """A customer's addresses, default first."""
     return {"data": service.list_addresses(customer_uuid)}
@@ -76,8 +78,8 @@ def read_address(customer_uuid, address_uuid):
 
 @blp.patch(ONE)
 @owner_or_admin
-@blp.arguments(AddressUpdateSchema)
-@blp.response(200, AddressEnvelope)
+@blp.arguments(AddressUpdateSchema, example=examples.UPDATE_REQUEST)
+@blp.response(200, AddressEnvelope, example=examples.UPDATED)
 def update_address(data, customer_uuid, address_uuid):
     """Change an address; the merged result must still be valid."""
     return {"data": service.update_address(customer_uuid, address_uuid, data, hook_context())}
@@ -85,7 +87,7 @@ def update_address(data, customer_uuid, address_uuid):
 
 @blp.delete(ONE)
 @owner_or_admin
-@blp.response(200, AddressEnvelope)
+@blp.response(200, AddressEnvelope, example=examples.DELETED)
 def delete_address(customer_uuid, address_uuid):
     """Delete an address."""
     return {"data": service.delete_address(customer_uuid, address_uuid, hook_context())}
@@ -96,8 +98,8 @@ def delete_address(customer_uuid, address_uuid):
 
 @blp.post("/me/addresses")
 @customer_required
-@blp.arguments(AddressCreateSchema)
-@blp.response(201, AddressEnvelope)
+@blp.arguments(AddressCreateSchema, example=examples.CREATE_REQUEST)
+@blp.response(201, AddressEnvelope, example=examples.CREATED, headers=LOCATION)
 def create_my_address(data):
     """Add an address to the customer of the token."""
     me = _me()

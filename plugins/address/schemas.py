@@ -6,7 +6,7 @@ import marshmallow as ma
 import pycountry
 from marshmallow import fields, validate
 
-from app.fields import FlexibleBoolean, Trimmed
+from app.fields import FlexibleBoolean, Trimmed, timestamp
 from app.http import envelope
 from plugins.customer.schemas import LinkSchema
 
@@ -77,24 +77,27 @@ class AddressUpdateSchema(_AddressInput):
 
 
 class AddressSchema(ma.Schema):
-    customer_address_id = fields.Integer()
-    uuid = fields.String()
-    customer_id = fields.Integer()
-    full_name = fields.String(allow_none=True)
-    telephone = fields.String(allow_none=True)
-    address_1 = fields.String(allow_none=True)
-    address_2 = fields.String(allow_none=True)
-    city = fields.String(allow_none=True)
-    province = fields.String(allow_none=True)
-    country = fields.String()
-    postcode = fields.String(allow_none=True)
-    is_default = fields.Boolean()
-    created_at = fields.String()
-    updated_at = fields.String()
-    links = fields.List(fields.Nested(LinkSchema))
+    """An address as the API shows it, with its links."""
+
+    customer_address_id = fields.Integer(required=True)
+    uuid = fields.String(required=True, metadata={"format": "uuid"})
+    customer_id = fields.Integer(required=True)
+    full_name = fields.String(required=True, allow_none=True)
+    telephone = fields.String(required=True, allow_none=True)
+    address_1 = fields.String(required=True, allow_none=True)
+    address_2 = fields.String(required=True, allow_none=True)
+    city = fields.String(required=True, allow_none=True)
+    province = fields.String(required=True, allow_none=True)
+    country = fields.String(required=True)
+    postcode = fields.String(required=True, allow_none=True)
+    is_default = fields.Boolean(required=True)
+    created_at = timestamp(required=True)
+    updated_at = timestamp(required=True)
+    links = fields.List(fields.Nested(LinkSchema), required=True)
 
 
 AddressEnvelope = envelope(AddressSchema, "AddressEnvelope")
 AddressListEnvelope = ma.Schema.from_dict(
-    {"data": fields.List(fields.Nested(AddressSchema))}, name="AddressListEnvelope"
+    {"data": fields.List(fields.Nested(AddressSchema), required=True)},
+    name="AddressListEnvelope",
 )

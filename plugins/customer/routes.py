@@ -6,13 +6,15 @@ from __future__ import annotations
 import uuid
 
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, request
 
 from app.auth.guards import admin_required, current_principal, hook_context, require
 from app.auth.schemas import AccessTokenEnvelope, LoginSchema, RefreshSchema, TokenPairEnvelope
 from app.errors import Forbidden
 from app.http import Blueprint, load, read_json_body
-from plugins.customer import service
+from app.openapi import access, errors, location_header
+from app.ratelimit import rate_limited
+from plugins.customer import examples, service
 from plugins.customer.schemas import (
     CustomerCreateSchema,
     CustomerEnvelope,
@@ -37,8 +39,26 @@ def _location(customer: dict) -> dict:
 
 
 @blp.post("/customers")
-@blp.doc(requestBody={"content": {"application/json": {"schema": CustomerCreateSchema}}})
-@blp.response(201, CustomerWithLinksEnvelope)
+@rate_limited("signup", exempt_when=lambda: "Authorization" in request.headers)
+@access("admin", anonymous=True)
+@errors(403, 409)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": CustomerCreateSchema,
+                "examples": examples.CREATE_REQUESTS,
+            }
+        },
+    }
+)
+@blp.response(
+    201,
+    CustomerWithLinksEnvelope,
+    example=examples.CREATED,
+    headers=location_header("/api/customers/<uuid>"),
+)
 def create_customer():
     """Create a customer (admin), or sign up (no token)."""
     principal = current_principal()
@@ -66,6 +86,8 @@ def list_customers(filters):
 
 
 @blp.get("/customers/me")
+@access("customer")
+@errors(403)
 @blp.response(200, CustomerWithAddressesEnvelope)
 def read_me():
     """The customer of the token."""
@@ -74,7 +96,16 @@ def read_me():
 
 
 @blp.patch("/customers/me")
-@blp.doc(requestBody={"content": {"application/json": {"schema": SelfUpdateSchema}}})
+@access("customer")
+@errors(403, 409)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {"schema": SelfUpdateSchema, "example": examples.UPDATE_REQUEST}
+        },
+    }
+)
 @blp.response(200, CustomerWithLinksEnvelope)
 def update_me():
     """The customer of the token edits its name or email."""
@@ -85,6 +116,8 @@ def update_me():
 
 
 @blp.get("/customers/<uuid:customer_uuid>")
+@access("admin", "customer")
+@errors(403)
 @blp.response(200, CustomerWithAddressesEnvelope)
 def read_customer(customer_uuid):
     """One customer (admin, or that customer)."""
@@ -96,8 +129,9 @@ def read_customer(customer_uuid):
 
 @blp.patch("/customers/<uuid:customer_uuid>")
 @admin_required
-@blp.arguments(CustomerUpdateSchema)
-@blp.response(200, CustomerWithLinksEnvelope)
+@errors(409)
+@blp.arguments(CustomerUpdateSchema, example=examples.UPDATE_REQUEST)
+@blp.response(200, CustomerWithLinksEnvelope, example=examples.UPDATED)
 def update_customer(data, customer_uuid):
     """Update a customer (admin)."""
     customer = service.update_customer(customer_uuid, data, hook_context())
@@ -106,13 +140,15 @@ def update_customer(data, customer_uuid):
 
 @blp.delete("/customers/<uuid:customer_uuid>")
 @admin_required
-@blp.response(200, CustomerEnvelope)
+@blp.response(200, CustomerEnvelope, example=examples.DELETED)
 def delete_customer(customer_uuid):
     """Delete a customer with its addresses (admin)."""
     return {"data": service.delete_customer(customer_uuid, hook_context())}
 
 
 @blp.post("/customer/tokens")
+@rate_limited("tokens")
+@errors(401)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairEnvelope)
 def issue_customer_tokens(body):
@@ -121,6 +157,8 @@ def issue_customer_tokens(body):
 
 
 @blp.post("/customer/token/refresh")
+@rate_limited("tokens")
+@errors(401)
 @blp.arguments(RefreshSchema)
 @blp.response(200, AccessTokenEnvelope)
 def refresh_customer_token(body):

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.errors import Forbidden
-from app.fields import LenientInteger, Trimmed
+from app.fields import LenientInteger, Trimmed, timestamp
 from app.http import ExtensibleSchema, envelope
 
 EMAIL_MAX = 254
@@ -98,36 +98,42 @@ class CustomerFilterSchema(CustomerListQuerySchema):
 
 
 class LinkSchema(ma.Schema):
-    rel = fields.String()
-    href = fields.String()
-    action = fields.String()
-    types = fields.List(fields.String())
+    rel = fields.String(required=True)
+    href = fields.String(required=True)
+    action = fields.String(required=True)
+    types = fields.List(fields.String(), required=True)
 
 
 class CustomerSchema(ExtensibleSchema):
-    customer_id = fields.Integer()
-    uuid = fields.String()
-    status = fields.Integer()
-    group_id = fields.Integer(allow_none=True)
-    email = fields.String()
-    full_name = fields.String(allow_none=True)
-    created_at = fields.String()
-    updated_at = fields.String()
+    """A customer as the API shows it; plugins may add properties."""
+
+    customer_id = fields.Integer(required=True)
+    uuid = fields.String(required=True, metadata={"format": "uuid"})
+    status = fields.Integer(required=True, validate=validate.OneOf([0, 1]))
+    group_id = fields.Integer(required=True, allow_none=True)
+    email = fields.String(required=True)
+    full_name = fields.String(required=True, allow_none=True)
+    created_at = timestamp(required=True)
+    updated_at = timestamp(required=True)
 
 
 class CustomerWithLinksSchema(CustomerSchema):
-    links = fields.List(fields.Nested(LinkSchema))
+    links = fields.List(fields.Nested(LinkSchema), required=True)
 
 
 class CustomerWithAddressesSchema(CustomerSchema):
-    addresses = fields.List(fields.Dict())
+    # Present when the address plugin is loaded; each item is an Address.
+    addresses = fields.List(
+        fields.Dict(),
+        metadata={"description": "The customer's addresses, default first (see Address)."},
+    )
 
 
 class CustomerPageSchema(ma.Schema):
-    items = fields.List(fields.Nested(CustomerSchema))
-    total = fields.Integer()
-    currentPage = fields.Integer()
-    limit = fields.Integer()
+    items = fields.List(fields.Nested(CustomerSchema), required=True)
+    total = fields.Integer(required=True)
+    currentPage = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
 
 
 CustomerEnvelope = envelope(CustomerSchema, "CustomerEnvelope")

@@ -17,6 +17,7 @@ from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.events import emit
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.plugins import HookContext, call_after, call_before, plugin_manager
+from app.ratelimit import check_login_allowed, record_failed_login
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.queries import build_customer_query
 
@@ -198,9 +199,11 @@ def _by_email(email: str) -> Customer | None:
 
 def login(email: str, password: str) -> dict:
     """An access and a refresh token for an active customer, else 401."""
+    check_login_allowed("customer", email)
     customer = _by_email(email)
     ok = verify_password(password, customer.password if customer else None)
     if not ok or customer.status != 1:
+        record_failed_login("customer", email)
         raise Unauthorized(INVALID_LOGIN)
     return tokens.issue_pair("customer", customer.to_identity())
 

@@ -28,7 +28,7 @@ class PasswordUpdateSchema(ma.Schema):
 
 
 class SuccessSchema(ma.Schema):
-    success = fields.Boolean()
+    success = fields.Boolean(required=True)
 
 
 SuccessEnvelope = envelope(SuccessSchema, "SuccessEnvelope")

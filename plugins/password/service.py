@@ -22,6 +22,7 @@ from app.errors import ValidationError
 from app.events import Event, emit
 from app.passwords import check_password_rules, hash_password
 from app.plugins import HookContext, call_after, call_before
+from app.ratelimit import take_reset_email
 from plugins.customer.models import Customer
 from plugins.password.mail import send_reset_email
 from plugins.password.models import ResetPasswordToken
@@ -51,7 +52,9 @@ def on_reset_submitted(event: Event) -> None:
             sa.func.lower(Customer.email) == email.lower(), Customer.status == 1
         )
     )
-    if customer is None:
+    if customer is None or not take_reset_email(customer.customer_id):
+        # No such account, or it had its emails for this hour: the client got
+        # the same answer either way.
         db.session.rollback()
         return
     token = secrets.token_urlsafe(TOKEN_BYTES)
