@@ -157,7 +157,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         # hide_parameters: SQL logs and database errors never show the values
         # bound to a statement (password hashes, token digests, emails).
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            # A ping before every checkout costs a round trip per request; a
+            # connection found dead instead invalidates the pool (its request fails).
+            "pool_pre_ping": _bool(env, "DATABASE_POOL_PRE_PING", False),
+            "hide_parameters": True,
+        },
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "JWT_ISSUER": env.get("JWT_ISSUER", "evershop").strip() or "evershop",
         "JWT_ADMIN_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_TOKEN_EXPIRY", 900),

@@ -90,9 +90,11 @@ def transaction() -> Iterator[sa.orm.Session]:
     session = db.session
     try:
         yield session
+        session.flush()
+        emitted = events.take_emitted(session)
         session.commit()
     except BaseException:
         session.rollback()
-        events.take_emitted(session)
+        session.info.pop("emitted_events", None)
         raise
-    events.dispatcher().committed(events.take_emitted(session))
+    events.dispatcher().committed(emitted)

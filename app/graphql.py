@@ -20,7 +20,7 @@ from datetime import datetime
 
 import ariadne
 from flask import Blueprint, Flask, g, jsonify, request
-from graphql import GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 
 from app.auth.guards import current_principal, require
 from app.db import as_utc
@@ -158,10 +158,48 @@ def _read_operation() -> dict:
     return read_json_body()
 
 
+class QueryCache:
+    """Parsed and validated queries, per app: clients send the same few query
+    texts over and over, and parsing and validating cost more than running them.
+
+    Bounded: when full it starts again empty, which costs one parse per query.
+    """
+
+    SIZE = 1024
+
+    def __init__(self):
+        self._documents: dict[str, DocumentNode] = {}
+        self._errors: dict[tuple, list] = {}
+
+    def parse(self, context, data) -> DocumentNode:
+        query = data["query"]
+        document = self._documents.get(query)
+        if document is None:
+            document = parse(query)  # a syntax error is raised, never cached
+            if len(self._documents) >= self.SIZE:
+                self._documents.clear()
+            self._documents[query] = document
+        return document
+
+    def validate(self, schema, document_ast, rules=None, max_errors=None, **kwargs) -> list:
+        source = document_ast.loc.source.body if document_ast.loc else None
+        if source is None:
+            return validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+        key = (id(schema), source, tuple(rules or ()))
+        errors = self._errors.get(key)
+        if errors is None:
+            errors = validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+            if len(self._errors) >= self.SIZE:
+                self._errors.clear()
+            self._errors[key] = errors
+        return errors
+
+
 def _execute(audience: str, principal):
     from flask import current_app
 
     schema = current_app.extensions["graphql"][audience]
+    cache: QueryCache = current_app.extensions["graphql_queries"]
     operation = _read_operation()
     if not isinstance(operation.get("query"), str) or not operation["query"].strip():
         raise BadRequest("Send a GraphQL query in the 'query' field.")
@@ -172,6 +210,8 @@ def _execute(audience: str, principal):
         operation,
         context_value={"principal": principal, "request": request},
         introspection=audience == "admin",
+        query_parser=cache.parse,
+        query_validator=cache.validate,
         debug=False,
         error_formatter=_format_error,
         logger=_ariadne_log.name,
@@ -198,6 +238,7 @@ def init_app(app: Flask) -> None:
     """Build both schemas (after the plugins are loaded) and serve them."""
     with app.app_context():
         app.extensions["graphql"] = {audience: build_schema(audience) for audience in AUDIENCES}
+    app.extensions["graphql_queries"] = QueryCache()
     app.register_blueprint(blueprint)
     if "api" in app.extensions:
         _document(app, app.extensions["api"].spec)

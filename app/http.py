@@ -187,6 +187,8 @@ def _send_request_id(response):
 def _log_request(response) -> None:
     """One JSON line per request. Never the body, the query string or any
     header: they may carry passwords, tokens or reset links."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     started = g.get("request_started")
     duration = round((time.perf_counter() - started) * 1000, 2) if started else None
     access_log.info(

@@ -11,6 +11,7 @@ EverShop ignores.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -88,6 +89,33 @@ def issue_pair(token_type: str, identity: dict) -> dict:
     }
 
 
+_CACHE_SIZE = 4096
+
+
+def _decode(token: str) -> dict:
+    """The verified claims of ``token``; 401 when it does not verify.
+
+    A client sends the same access token with every request until it expires,
+    so the claims of tokens that verified are kept per app: the same string
+    carries the same signature. Expiry is checked again on every use.
+    """
+    cache = current_app.extensions.setdefault("verified_tokens", {})
+    claims = cache.get(token)
+    if claims is not None:
+        if claims["exp"] > time.time():
+            return claims
+        cache.pop(token, None)
+    try:
+        claims = decode_token(token)
+    except (pyjwt.PyJWTError, JWTExtendedException, ValueError, TypeError):
+        raise Unauthorized("The token is invalid or expired.") from None
+    if isinstance(claims.get("exp"), int | float):
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()  # simpler than LRU, and a refill costs one decode per token
+        cache[token] = claims
+    return claims
+
+
 def verify(token: str, kind: str, token_type: str | None = None) -> dict:
     """Return the verified claims of ``token`` or raise a 401.
 
@@ -95,10 +123,7 @@ def verify(token: str, kind: str, token_type: str | None = None) -> dict:
     ``alg`` (HS256 only), ``iss``, ``exp``, that ``aud`` is the token's type,
     that ``tokenKind`` is ``kind`` and, when given, ``tokenType`` is ``token_type``.
     """
-    try:
-        claims = decode_token(token)
-    except (pyjwt.PyJWTError, JWTExtendedException, ValueError, TypeError):
-        raise Unauthorized("The token is invalid or expired.") from None
+    claims = _decode(token)
     found_type = claims.get("tokenType")
     audience = claims.get("aud")
     if (
