@@ -136,7 +136,7 @@ def service_env(database_url: str, port: int, smtp_port: int, workers: int, roun
         "RATELIMIT_ENABLED": "false",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_port),
-        "EVENTS_DELIVERY": "thread",
+        "EVENTS_DELIVERY": os.environ.get("BENCH_EVENTS_DELIVERY", "thread"),
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
@@ -338,10 +338,17 @@ def run_wrk(wrk: str, base: str, script: Path, connections: int, seconds: float)
     }
 
 
-def settle(base: str, quiet_ms: float = 50.0, limit_s: float = 60.0) -> None:
-    """Wait until the previous run's queued requests are served: /healthz
-    answers quickly again. Otherwise a run pays for its predecessor's backlog."""
+def settle(base: str, quiet_ms: float = 50.0, limit_s: float = 120.0, database_url=None) -> None:
+    """Wait until the previous run's work is done: its events delivered (the
+    outbox empty) and its queued requests served (/healthz answers quickly).
+    Otherwise a run pays for its predecessor's backlog."""
     deadline = time.monotonic() + limit_s
+    if database_url:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                if conn.execute("SELECT count(*) FROM event_outbox").fetchone()[0] == 0:
+                    break
+                time.sleep(0.5)
     while time.monotonic() < deadline:
         started = time.monotonic()
         try:
@@ -507,7 +514,7 @@ def main() -> None:
                 for conns in connections:
                     # A fresh run id per run keeps generated emails unique.
                     script = lua_script(name, {**data, "run_id": secrets.token_hex(4)}, tmpdir)
-                    settle(base)
+                    settle(base, database_url=database_url)
                     run = run_wrk(wrk, base, script, conns, duration)
                     log(
                         f"{name} @{conns}: {run['rps']} req/s, p99 {run['p99_ms']} ms, "
@@ -533,7 +540,12 @@ def main() -> None:
         )
 
     RESULTS.mkdir(exist_ok=True)
-    name = f"{dt.date.today().isoformat()}-{result['commit']}{'-smoke' if args.smoke else ''}.json"
+    suffix = (
+        "-smoke"
+        if args.smoke
+        else ("-partial" if args.only or args.connections != "16,32,64" else "")
+    )
+    name = f"{dt.date.today().isoformat()}-{result['commit']}{suffix}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
     log(f"results: bench/results/{name}")

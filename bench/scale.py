@@ -148,10 +148,10 @@ def seed(url: str, count: int) -> None:
             f"""
             INSERT INTO customer (email, password, full_name, status, group_id, created_at, updated_at)
             SELECT lower(f) || '.' || lower(l) || '.' || i || '@example.com', %s, f || ' ' || l,
-                   CASE WHEN i % 50 = 0 THEN 0 ELSE 1 END, 1,
+                   CASE WHEN i %% 50 = 0 THEN 0 ELSE 1 END, 1,
                    now() - make_interval(secs => %s - i), now() - make_interval(secs => %s - i)
             FROM (
-              SELECT i, ({first})[1 + i % {len(FIRST)}] AS f, ({last})[1 + (i / {len(FIRST)}) % {len(LAST)}] AS l
+              SELECT i, ({first})[1 + i %% {len(FIRST)}] AS f, ({last})[1 + (i / {len(FIRST)}) %% {len(LAST)}] AS l
               FROM generate_series(1, %s) AS i
             ) AS names
             """,
