@@ -37,6 +37,15 @@ class Trimmed(fields.String):
         return result.strip()
 
 
+class TrimmedEmail(fields.Email):
+    """An email address, surrounding white space removed before it is validated."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class LenientInteger(fields.Integer):
     """A whole number sent as a JSON number or as a string of ASCII digits,
     within the range of the integer columns (32-bit signed): anything else is

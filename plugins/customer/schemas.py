@@ -6,18 +6,11 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.errors import Forbidden
-from app.fields import LenientInteger, Trimmed, timestamp
+from app.fields import LenientInteger, Trimmed, TrimmedEmail, timestamp
 from app.http import ExtensibleSchema, envelope
 
 EMAIL_MAX = 254
 NAME_MAX = 255
-
-
-class _TrimmedEmail(fields.Email):
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.strip()
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _name(**kwargs):
@@ -27,7 +20,7 @@ def _name(**kwargs):
 class CustomerCreateSchema(ma.Schema):
     """An admin creates a customer: every field is allowed."""
 
-    email = _TrimmedEmail(required=True, validate=validate.Length(max=EMAIL_MAX))
+    email = TrimmedEmail(required=True, validate=validate.Length(max=EMAIL_MAX))
     password = fields.String(required=True)
     full_name = _name(required=True)
     status = LenientInteger(choices=(0, 1))
@@ -47,7 +40,7 @@ class SignupSchema(CustomerCreateSchema):
 class CustomerUpdateSchema(ma.Schema):
     """An admin updates a customer: any field, each optional."""
 
-    email = _TrimmedEmail(validate=validate.Length(max=EMAIL_MAX))
+    email = TrimmedEmail(validate=validate.Length(max=EMAIL_MAX))
     password = fields.String()
     full_name = _name()
     status = LenientInteger(choices=(0, 1))
@@ -57,7 +50,7 @@ class CustomerUpdateSchema(ma.Schema):
 class SelfUpdateSchema(ma.Schema):
     """A customer edits its own account: name and email only."""
 
-    email = _TrimmedEmail(validate=validate.Length(max=EMAIL_MAX))
+    email = TrimmedEmail(validate=validate.Length(max=EMAIL_MAX))
     full_name = _name()
 
     @ma.pre_load

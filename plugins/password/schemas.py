@@ -5,18 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app.fields import TrimmedEmail
 from app.http import envelope
 
 
-class _TrimmedEmail(fields.Email):
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.strip()
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
 class ResetRequestSchema(ma.Schema):
-    email = _TrimmedEmail(required=True, validate=validate.Length(max=254))
+    email = TrimmedEmail(required=True, validate=validate.Length(max=254))
 
 
 class PasswordUpdateSchema(ma.Schema):
