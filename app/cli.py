@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
@@ -24,7 +22,7 @@ def _hooks_of(pm, plugin):
         yield caller.name
 
 
-events_cli = AppGroup("events", help="Deliver the events in the outbox.")
+events_cli = AppGroup("events", help="Deliver the events in the outbox, and see the failed ones.")
 
 
 @events_cli.command("run")
@@ -34,15 +32,48 @@ events_cli = AppGroup("events", help="Deliver the events in the outbox.")
 def run_events(once: bool, interval: float, batch: int) -> None:
     """Deliver due events to their subscribers, retrying failures with backoff.
 
-    Any number of these may run at once against PostgreSQL.
+    Any number of these may run at once. While the database is away it waits
+    and tries again, with one log line per outage; SIGTERM or SIGINT lets the
+    batch in hand finish, then it exits with status 0.
     """
-    from app.events import deliver
+    from app.events import Worker
 
-    while True:
-        report = deliver(limit=batch)
-        if report.delivered or report.failed:
-            click.echo(f"delivered {report.delivered}, failed {report.failed}")
-        if once:
-            return
-        if len(report.ids) < batch:
-            time.sleep(interval)
+    Worker(interval=interval, batch=batch).run(once=once, echo=click.echo)
+
+
+@events_cli.command("failed")
+@click.option("--limit", default=100, show_default=True, help="How many to list.")
+def list_failed_events(limit: int) -> None:
+    """List the events given up after EVENTS_MAX_AGE, oldest first."""
+    from app.events import failed_events
+
+    rows = failed_events(limit)
+    if not rows:
+        click.echo("no failed events")
+        return
+    for row in rows:
+        error = (row["last_error"] or "").splitlines()
+        click.echo(
+            f"{row['event_outbox_id']}\t{row['name']}\t{row['uuid']}\t"
+            f"created {_moment(row['created_at'])}\tfailed {_moment(row['failed_at'])}\t"
+            f"attempts {row['attempts']}\t{error[0] if error else ''}"
+        )
+
+
+@events_cli.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Retry every failed event.")
+def retry_failed_events(ids: tuple[int, ...], every: bool) -> None:
+    """Send failed events (by id, or --all) again, with a fresh EVENTS_MAX_AGE."""
+    from app.events import retry_failed
+
+    if bool(ids) == every:
+        raise click.UsageError("Give the ids of failed events, or --all.")
+    count = retry_failed(None if every else list(ids))
+    click.echo(f"{count} event{'s' if count != 1 else ''} will be sent again")
+
+
+def _moment(value) -> str:
+    from app.db import format_timestamp
+
+    return format_timestamp(value) or "-"

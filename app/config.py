@@ -181,7 +181,11 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         ),
         "EVENTS_POLL_INTERVAL": _number(env, "EVENTS_POLL_INTERVAL", 0.0 if production else 5.0),
         "EVENTS_RETRY_DELAY": _number(env, "EVENTS_RETRY_DELAY", 30.0),
-        "EVENTS_RETRY_MAX_DELAY": _number(env, "EVENTS_RETRY_MAX_DELAY", 3600.0),
+        "EVENTS_RETRY_MAX_DELAY": _number(env, "EVENTS_RETRY_MAX_DELAY", 900.0),
+        # A failing event is given up this long after it was emitted (24 h).
+        "EVENTS_MAX_AGE": _number(env, "EVENTS_MAX_AGE", 86400.0),
+        # How long a process holds the events it is delivering.
+        "EVENTS_LEASE": _number(env, "EVENTS_LEASE", 300.0),
         # Mail (Flask-Mail); no MAIL_SERVER: mail is written to the log instead.
         "MAIL_SERVER": env.get("MAIL_SERVER", "").strip() or None,
         "MAIL_PORT": _int(env, "MAIL_PORT", 25),
@@ -190,6 +194,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "MAIL_USERNAME": env.get("MAIL_USERNAME", "").strip() or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "").strip() or "no-reply@localhost",
+        # Seconds to wait for the mail server at each step, connecting included.
+        "MAIL_TIMEOUT": _number(env, "MAIL_TIMEOUT", 10.0),
         "MAIL_TEMPLATES_DIR": env.get("MAIL_TEMPLATES_DIR", "").strip() or None,
         # Rate limits (CONTRACT §7) and CORS.
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
@@ -210,4 +216,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
     }
     if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
+    for name, least in (("MAIL_TIMEOUT", 0.1), ("EVENTS_LEASE", 10)):
+        if config[name] < least:
+            raise ConfigError(f"{name} must be at least {least} seconds, got {config[name]:g}")
     return config

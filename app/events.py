@@ -2,18 +2,31 @@
 them, then delivered to the plugins that subscribe to them, at least once.
 
 * :func:`emit` adds an ``event_outbox`` row in the caller's transaction, so an
-  event exists exactly when its change committed.
+  event exists exactly when its change committed. Its id is its ``sequence``:
+  the changes of one customer are serialised by a lock on its row, so their
+  events' sequences follow the order of the changes.
 * After the commit, :func:`app.db.transaction` hands the new events to the
   process's :class:`Dispatcher` (``EVENTS_DELIVERY``): ``thread`` delivers them
   from a background thread, ``inline`` in the committing thread, ``worker``
   leaves them to ``flask events run``.
-* :func:`deliver` calls each subscriber (the ``subscribe`` hook) that has not
-  yet handled the event. A row is deleted once every subscriber succeeded;
-  otherwise it is kept with the names of those that did, and retried with
-  exponential backoff. On PostgreSQL each row is locked with
-  ``FOR UPDATE SKIP LOCKED`` while it is delivered, so any number of processes
-  may deliver at once without handing one event to a subscriber twice
-  concurrently.
+* :func:`deliver` works in three steps, so that no database transaction stays
+  open while a subscriber talks to the network (a mail server, a webhook):
+
+  1. *claim*: one short transaction leases due events to this process
+     (``locked_until``; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so that no
+     other process delivers them meanwhile;
+  2. *deliver*: each subscriber (the ``subscribe`` hook) that has not yet
+     handled an event is called, outside any transaction of the delivery;
+  3. *record*: one short transaction deletes the events every subscriber
+     handled and, for the others, keeps the names of those that did, counts the
+     attempt and sets the next one with exponential backoff
+     (``EVENTS_RETRY_DELAY`` doubled up to ``EVENTS_RETRY_MAX_DELAY``).
+
+  An event still failing ``EVENTS_MAX_AGE`` seconds after it was emitted (or
+  last retried by an operator) is given up: it stays in the outbox with
+  ``failed_at`` set, a WARNING names it, and ``flask events retry`` sends it
+  again. A process that dies mid-delivery leaves its lease to expire
+  (``EVENTS_LEASE``), and another process delivers the events again.
 """
 
 from __future__ import annotations
@@ -21,6 +34,8 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,13 +45,16 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import JSONType, as_utc, db, new_uuid, utcnow
+from app.db import JSONType, as_utc, db, is_disconnect, new_uuid, utcnow, write_connection
 
 log = logging.getLogger(__name__)
 
 # Seconds the delivery thread waits for more committed events before it
 # delivers what it has (a latency of at most this much for subscribers).
 BATCH_WINDOW = 0.02
+# A batch stops taking new events this many seconds before its lease ends,
+# so that it records its outcome while the events are still its own.
+LEASE_MARGIN = 5.0
 
 
 class EventOutbox(db.Model):
@@ -51,11 +69,20 @@ class EventOutbox(db.Model):
     name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     payload = mapped_column(JSONType, nullable=False)
     attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    next_attempt_at = mapped_column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    next_attempt_at = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, default=utcnow, index=True
+    )
     last_error = mapped_column(sa.Text, nullable=True)
     # Subscribers (plugin names) that already handled the event: not called again.
     delivered_to = mapped_column(JSONType, nullable=False, default=list)
     created_at = mapped_column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    # The lease of the process delivering the event now, if any.
+    locked_until = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    locked_by = mapped_column(sa.String(100), nullable=True)
+    # When failures stop being retried (EVENTS_MAX_AGE after the event, or
+    # after an operator's retry); set when the event is given up.
+    expires_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    failed_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,7 @@ class Event:
     uuid: str
     created_at: datetime
     attempt: int  # 1 on the first delivery
+    sequence: int = 0  # grows with the order of commits (see the module's docstring)
 
 
 def emit(name: str, payload: dict) -> None:
@@ -74,7 +102,14 @@ def emit(name: str, payload: dict) -> None:
 
     ``payload`` is the object as the API shows it: never put a password hash in it.
     """
-    event = EventOutbox(name=name, payload=payload)
+    now = utcnow()
+    event = EventOutbox(
+        name=name,
+        payload=payload,
+        created_at=now,
+        next_attempt_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["EVENTS_MAX_AGE"]),
+    )
     db.session.add(event)
     db.session.info.setdefault("emitted_events", []).append(event)
 
@@ -111,17 +146,60 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), ceiling))
 
 
-def _deliver_row(row: dict) -> list[str]:
-    """Call the subscribers of one locked outbox row that have not yet handled
-    it; return the error of each that failed, and add the others to
-    ``row["delivered_to"]``."""
-    done = row["delivered_to"]
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:100]
+
+
+def _table() -> sa.Table:
+    return EventOutbox.__table__
+
+
+def _claim(limit: int, ids: list[int] | None, owner: str, lease: float) -> list:
+    """Lease up to ``limit`` due events (among ``ids`` when given) to ``owner``,
+    oldest first, in a transaction of their own; return their rows."""
+    table = _table()
+    now = utcnow()
+    due = (
+        sa.select(table.c.event_outbox_id)
+        .where(
+            table.c.failed_at.is_(None),
+            table.c.next_attempt_at <= now,
+            sa.or_(table.c.locked_until.is_(None), table.c.locked_until <= now),
+        )
+        .order_by(table.c.event_outbox_id)
+        .limit(limit)
+    )
+    if ids is not None:
+        due = due.where(table.c.event_outbox_id.in_(ids))
+    with write_connection() as conn:
+        if conn.dialect.name == "postgresql":
+            # Another process's claim in flight is skipped, not waited for.
+            due = due.with_for_update(skip_locked=True)
+            # Losing this commit in a crash only means delivering again later.
+            conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
+        rows = conn.execute(
+            sa.update(table)
+            .where(table.c.event_outbox_id.in_(due.scalar_subquery()))
+            .values(locked_until=now + timedelta(seconds=lease), locked_by=owner)
+            .returning(*table.c)
+        ).all()
+    return sorted(rows, key=lambda row: row.event_outbox_id)
+
+
+def _deliver_row(row) -> tuple[list[str], list[str]]:
+    """Call the subscribers of one claimed row that have not yet handled it.
+
+    :return: the names of the subscribers that have now handled it (those of
+        earlier attempts included), and the error of each that failed.
+    """
+    done = list(row.delivered_to or [])
     event = Event(
-        name=row["name"],
-        payload=row["payload"],
-        uuid=str(row["uuid"]),
-        created_at=as_utc(row["created_at"]),
-        attempt=row["attempts"] + 1,
+        name=row.name,
+        payload=row.payload,
+        uuid=str(row.uuid),
+        created_at=as_utc(row.created_at),
+        attempt=row.attempts + 1,
+        sequence=row.event_outbox_id,
     )
     errors = []
     for name, handler in subscribers(event.name):
@@ -132,58 +210,91 @@ def _deliver_row(row: dict) -> list[str]:
         except Exception as error:  # a subscriber's failure must not stop the others
             log.exception("subscriber %s failed on event %s (%s)", name, event.name, event.uuid)
             errors.append(f"{name}: {type(error).__name__}: {error}")
-            db.session.rollback()
         else:
             done.append(name)
-    return errors
+        finally:
+            # Whatever the handler left open is not ours to keep.
+            db.session.rollback()
+    return done, errors
 
 
-def deliver_batch(event_ids: list[int]) -> dict[int, bool]:
-    """Deliver the events among ``event_ids`` that are due and not held by
-    another process, in one transaction of their own.
-
-    :return: ``{event_id: True}`` for each delivered to every subscriber (and
-        deleted), ``{event_id: False}`` for each kept for a retry; events not
-        due, already gone or being delivered elsewhere are absent.
-    """
-    table = EventOutbox.__table__
-    outcome: dict[int, bool] = {}
-    if not event_ids:
-        return outcome
-    # A connection of its own holds the row locks, so subscribers may use the
-    # session and commit their own work meanwhile.
-    with db.engine.connect() as conn, conn.begin():
+def _record(owner: str, delivered: list[int], failed: list[tuple], released: list[int]) -> None:
+    """Write the outcome of a batch in one transaction: delete what every
+    subscriber handled, schedule or give up what failed, release the rest."""
+    table = _table()
+    mine = table.c.locked_by == owner
+    now = utcnow()
+    with write_connection() as conn:
         if conn.dialect.name == "postgresql":
-            # Losing this commit in a crash only means delivering again, which
-            # at-least-once allows: no need to wait for the disk.
             conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
-        rows = conn.execute(
-            sa.select(table)
-            .where(table.c.event_outbox_id.in_(event_ids), table.c.next_attempt_at <= utcnow())
-            .order_by(table.c.event_outbox_id)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for found in rows:
-            row = {**found._asdict(), "delivered_to": list(found.delivered_to or [])}
-            errors = _deliver_row(row)
-            outcome[found.event_outbox_id] = not errors
-            if not errors:
-                continue
-            attempts = found.attempts + 1
+        if delivered:
+            conn.execute(sa.delete(table).where(table.c.event_outbox_id.in_(delivered)))
+        for row, done, errors in failed:
+            attempts = row.attempts + 1
+            values = {
+                "attempts": attempts,
+                "delivered_to": done,
+                "last_error": "\n".join(errors)[:4000],
+                "next_attempt_at": now + _backoff(attempts),
+                "locked_until": None,
+                "locked_by": None,
+            }
+            if row.expires_at is not None and as_utc(row.expires_at) <= now:
+                values["failed_at"] = now
+                log.warning(
+                    "event %s %s (sequence %s) given up after %d attempts since %s: %s; "
+                    "`flask events retry %s` sends it again",
+                    row.name,
+                    row.uuid,
+                    row.event_outbox_id,
+                    attempts,
+                    as_utc(row.created_at).isoformat(),
+                    values["last_error"].splitlines()[0] if values["last_error"] else "",
+                    row.event_outbox_id,
+                )
             conn.execute(
                 sa.update(table)
-                .where(table.c.event_outbox_id == found.event_outbox_id)
-                .values(
-                    attempts=attempts,
-                    delivered_to=row["delivered_to"],
-                    last_error="\n".join(errors)[:4000],
-                    next_attempt_at=utcnow() + _backoff(attempts),
-                )
+                .where(table.c.event_outbox_id == row.event_outbox_id, mine)
+                .values(**values)
             )
-        delivered = [event_id for event_id, ok in outcome.items() if ok]
-        if delivered:
-            # One statement for the whole batch: most events have few subscribers.
-            conn.execute(sa.delete(table).where(table.c.event_outbox_id.in_(delivered)))
+        if released:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.event_outbox_id.in_(released), mine)
+                .values(locked_until=None, locked_by=None)
+            )
+
+
+def deliver_batch(event_ids: list[int] | None = None, limit: int = 100) -> dict[int, bool]:
+    """Claim, deliver and record up to ``limit`` due events (among
+    ``event_ids`` when given) that no other process holds.
+
+    :return: ``{event_id: True}`` for each delivered to every subscriber (and
+        deleted), ``{event_id: False}`` for each kept for a retry (or given
+        up); events not due, already gone or held elsewhere are absent.
+    """
+    if event_ids is not None and not event_ids:
+        return {}
+    owner = _worker_name()
+    lease = current_app.config["EVENTS_LEASE"]
+    deadline = time.monotonic() + max(lease - LEASE_MARGIN, lease / 2)
+    db.session.rollback()  # nothing of the caller's stays open while subscribers run
+    rows = _claim(limit, event_ids, owner, lease)
+    outcome: dict[int, bool] = {}
+    delivered: list[int] = []
+    failed: list[tuple] = []
+    released: list[int] = []
+    for row in rows:
+        if time.monotonic() > deadline:
+            released.append(row.event_outbox_id)  # the lease is running out: not ours to start
+            continue
+        done, errors = _deliver_row(row)
+        outcome[row.event_outbox_id] = not errors
+        if errors:
+            failed.append((row, done, errors))
+        else:
+            delivered.append(row.event_outbox_id)
+    _record(owner, delivered, failed, released)
     return outcome
 
 
@@ -207,25 +318,127 @@ class DeliveryReport:
 
 def deliver(ids: list[int] | None = None, limit: int = 100) -> DeliveryReport:
     """Deliver the given events, or up to ``limit`` due ones, oldest first,
-    ``limit`` to a transaction."""
+    ``limit`` to a batch."""
     if ids is None:
-        table = EventOutbox.__table__
-        ids = list(
-            db.session.scalars(
-                sa.select(table.c.event_outbox_id)
-                .where(table.c.next_attempt_at <= utcnow())
-                .order_by(table.c.event_outbox_id)
-                .limit(limit)
-            )
+        outcome = deliver_batch(None, limit)
+        return DeliveryReport(
+            delivered=sum(1 for ok in outcome.values() if ok),
+            failed=sum(1 for ok in outcome.values() if not ok),
+            ids=sorted(outcome),
         )
-        db.session.rollback()  # end the read: deliveries run in their own transactions
     report = DeliveryReport(ids=list(ids))
     for start in range(0, len(ids), limit):
-        outcome = deliver_batch(ids[start : start + limit])
+        outcome = deliver_batch(ids[start : start + limit], limit)
         report.delivered += sum(1 for ok in outcome.values() if ok)
         report.failed += sum(1 for ok in outcome.values() if not ok)
     report.skipped = len(ids) - report.delivered - report.failed
     return report
+
+
+# --- what an operator sees and does -------------------------------------------------
+
+
+def failed_events(limit: int = 100) -> list[dict]:
+    """The events given up, oldest first, as an operator reads them."""
+    table = _table()
+    rows = db.session.execute(
+        sa.select(table)
+        .where(table.c.failed_at.is_not(None))
+        .order_by(table.c.event_outbox_id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    return [row._asdict() for row in rows]
+
+
+def retry_failed(ids: list[int] | None = None) -> int:
+    """Send events that were given up (``ids``, or all) again from now on: a
+    fresh ``EVENTS_MAX_AGE`` and no backoff. Returns how many."""
+    table = _table()
+    now = utcnow()
+    statement = (
+        sa.update(table)
+        .where(table.c.failed_at.is_not(None))
+        .values(
+            failed_at=None,
+            attempts=0,
+            next_attempt_at=now,
+            locked_until=None,
+            locked_by=None,
+            expires_at=now + timedelta(seconds=current_app.config["EVENTS_MAX_AGE"]),
+        )
+    )
+    if ids is not None:
+        statement = statement.where(table.c.event_outbox_id.in_(ids))
+    with write_connection() as conn:
+        return conn.execute(statement).rowcount
+
+
+# --- the event worker ------------------------------------------------------------
+
+
+class Worker:
+    """The loop of ``flask events run``: deliver due events, poll, and carry on
+    through database outages; stop cleanly on SIGTERM or SIGINT."""
+
+    MAX_OUTAGE_WAIT = 30.0
+
+    def __init__(self, interval: float = 1.0, batch: int = 100):
+        self.interval = interval
+        self.batch = batch
+        self.stopping = threading.Event()
+
+    def stop(self, *_signal) -> None:
+        """Finish the batch in hand, then leave the loop."""
+        self.stopping.set()
+
+    def run(self, once: bool = False, echo=print) -> None:
+        previous = self._trap_signals()
+        outage_started = None
+        wait = self.interval or 1.0
+        try:
+            while not self.stopping.is_set():
+                try:
+                    report = deliver(limit=self.batch)
+                except sa.exc.SQLAlchemyError as error:
+                    if once or not is_disconnect(error):
+                        raise
+                    if outage_started is None:
+                        outage_started = time.monotonic()
+                        log.warning(
+                            "event worker: the database is unreachable (%s); retrying",
+                            " ".join(str(getattr(error, "orig", error)).split())[:300],
+                        )
+                    db.session.remove()
+                    db.engine.dispose()
+                    self.stopping.wait(wait)
+                    wait = min(wait * 2, self.MAX_OUTAGE_WAIT)
+                    continue
+                if outage_started is not None:
+                    log.warning(
+                        "event worker: the database is back after %.0f s",
+                        time.monotonic() - outage_started,
+                    )
+                    outage_started, wait = None, self.interval or 1.0
+                if report.delivered or report.failed:
+                    echo(f"delivered {report.delivered}, failed {report.failed}")
+                if once:
+                    return
+                if len(report.ids) < self.batch:
+                    self.stopping.wait(self.interval)
+        finally:
+            self._restore_signals(previous)
+            db.session.remove()
+
+    def _trap_signals(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {sig: signal.signal(sig, self.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    @staticmethod
+    def _restore_signals(previous: dict) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # --- in-process delivery ----------------------------------------------------------
@@ -279,8 +492,8 @@ class Dispatcher:
             try:
                 ids = self._queue.get(timeout=self.poll if self.poll > 0 else None)
                 # Gather what other commits hand over meanwhile and deliver it
-                # in one transaction: under load that divides the cost of
-                # delivery by the number of events in the batch.
+                # in one batch: under load that divides the cost of delivery by
+                # the number of events in the batch.
                 window_ends = time.monotonic() + BATCH_WINDOW
                 while (left := window_ends - time.monotonic()) > 0:
                     try:

@@ -5,9 +5,10 @@ setting ``RATELIMIT_<NAME>`` (e.g. ``RATELIMIT_TOKENS=30/minute``); the
 limiter is built per app in :func:`init_app`. Two limits are per account
 rather than per client address and are checked by the services themselves:
 the failed-login lock (:func:`check_login_allowed`, :func:`record_failed_login`)
-and the cap on reset emails (:func:`take_reset_email`). Storage is in memory
-by default; ``RATELIMIT_STORAGE_URI=redis://...`` shares the budgets between
-processes. ``RATELIMIT_ENABLED=false`` switches everything off.
+and the cap on reset emails (:func:`reset_email_allowed`,
+:func:`count_reset_email`). Storage is in memory by default;
+``RATELIMIT_STORAGE_URI=redis://...`` shares the budgets between processes.
+``RATELIMIT_ENABLED=false`` switches everything off.
 """
 
 from __future__ import annotations
@@ -104,12 +105,23 @@ def record_failed_login(kind: str, email: str) -> None:
         _limiter().limiter.hit(_account_limit("LOGIN_FAILURES"), _login_key(kind, email))
 
 
-def take_reset_email(customer_id: int) -> bool:
-    """Whether one more reset email may go to this customer now (and count it)."""
+def _reset_emails_key(customer_id: int) -> str:
+    return _account_key(f"reset-emails:{customer_id}")
+
+
+def reset_email_allowed(customer_id: int) -> bool:
+    """Whether one more reset email may go to this customer now. Only emails
+    the mail server took count (:func:`count_reset_email`): an outage spends
+    nothing."""
     if not _enabled():
         return True
-    key = _account_key(f"reset-emails:{customer_id}")
-    return _limiter().limiter.hit(_account_limit("RESET_EMAILS"), key)
+    return _limiter().limiter.test(_account_limit("RESET_EMAILS"), _reset_emails_key(customer_id))
+
+
+def count_reset_email(customer_id: int) -> None:
+    """Count a reset email the mail server took."""
+    if _enabled():
+        _limiter().limiter.hit(_account_limit("RESET_EMAILS"), _reset_emails_key(customer_id))
 
 
 def _standard_headers(response):

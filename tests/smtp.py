@@ -6,8 +6,9 @@ Import the fixtures into a test module::
 
 ``smtp_server`` is listening; ``smtp_server_not_started`` has a free port
 where nothing listens (connections are refused) until the test calls its
-``start()``. Both collect every message they accept, parsed with
-:mod:`email`, in ``messages``, and are stopped when the test ends.
+``start()``; ``silent_smtp_server`` accepts connections and never answers.
+The first two collect every message they accept, parsed with :mod:`email`,
+in ``messages``; all are stopped when the test ends.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import email
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -51,11 +53,17 @@ class _Collector:
 
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with each message before the server answers "250 OK", i.e.
+    # while the sender still waits for its email to be taken.
+    on_message: Callable[[Received], None] | None = None
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         parsed = email.message_from_bytes(envelope.content, policy=policy.default)
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), parsed)
+        if self.on_message is not None:
+            self.on_message(received)
         with self.lock:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+            self.messages.append(received)
         return "250 OK"
 
 
@@ -70,10 +78,10 @@ class SMTPServer:
     """An SMTP server on ``HOST:port``; ``start()`` and ``stop()`` may be
     called at any time, and ``messages`` survives a restart."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, on_message=None):
         self.host = HOST
         self.port = port or free_port()
-        self._collector = _Collector()
+        self._collector = _Collector(on_message=on_message)
         self._controller: Controller | None = None
 
     @property
@@ -120,6 +128,44 @@ def smtp_server_not_started():
     to serve SMTP on that same port."""
     server = SMTPServer()
     assert _refuses_connections(server.port), f"port {server.port} is unexpectedly in use"
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class SilentServer:
+    """A listener that accepts connections and never says a word: an SMTP
+    server that hangs. ``accepted`` is set once a client has connected."""
+
+    def __init__(self):
+        self.host = HOST
+        self._socket = socket.create_server((HOST, 0))
+        self.port = self._socket.getsockname()[1]
+        self.accepted = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+            self.accepted.set()
+
+    def stop(self) -> None:
+        self._socket.close()
+        for conn in self._held:
+            conn.close()
+
+
+@pytest.fixture
+def silent_smtp_server():
+    """A mail server that accepts connections and never answers."""
+    server = SilentServer()
     try:
         yield server
     finally:

@@ -798,17 +798,8 @@ def test_events_run_once_with_nothing_due_prints_nothing(events, runner):
 # --- several workers (PostgreSQL) ----------------------------------------------------------
 
 
-def skip_on_sqlite(backend: str) -> None:
-    if backend == "sqlite":
-        pytest.skip(
-            "SQLite has no row locks (no FOR UPDATE SKIP LOCKED) and one writer at a "
-            "time: the service runs a single event worker there"
-        )
-
-
 @WORKER
 def test_several_workers_deliver_every_event_exactly_once(backend, app, auth, register_plugin):
-    skip_on_sqlite(backend)
     # Given 40 events waiting in the outbox
     recorder = register_plugin(Slow(), name="recorder")
     for number in range(40):
@@ -840,7 +831,6 @@ def test_several_workers_deliver_every_event_exactly_once(backend, app, auth, re
 
 @WORKER
 def test_event_held_by_one_worker_is_skipped_by_another(backend, app, auth, register_plugin):
-    skip_on_sqlite(backend)
     # Given a worker in the middle of delivering an event
     blocking = register_plugin(Blocking(), name="slow-crm")
     auth.create_customer()

@@ -4,8 +4,11 @@ The request does the same work for every well-formed email — it records a
 ``reset_password_submitted`` event and answers — so neither its answer nor its
 timing tells whether an account exists. The password plugin's own subscriber
 then resolves the email: for an active customer it stores a new token's
-SHA-256, emits ``reset_password_requested`` and sends the email, all or
-nothing; if the mail server is down, the event is retried and nothing is lost.
+SHA-256 and commits, then sends the email (no transaction open meanwhile), so
+the link works the moment it arrives; then it emits
+``reset_password_requested``. If the mail server is down or does not answer,
+the subscriber fails and the event is retried (a new token each time; an
+unsent one is deleted, or expires), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.db import db, transaction, utcnow
+from app.emails import lookup_key
 from app.errors import ValidationError
 from app.events import Event, emit
 from app.passwords import check_password_rules, hash_password
 from app.plugins import HookContext, call_after, call_before
-from app.ratelimit import take_reset_email
+from app.ratelimit import count_reset_email, reset_email_allowed
 from plugins.customer.models import Customer
 from plugins.password.mail import send_reset_email
 from plugins.password.models import ResetPasswordToken
@@ -49,22 +53,35 @@ def on_reset_submitted(event: Event) -> None:
     email = event.payload["email"]
     customer = db.session.scalar(
         sa.select(Customer).where(
-            sa.func.lower(Customer.email) == email.lower(), Customer.status == 1
+            sa.func.lower(Customer.email) == lookup_key(email), Customer.status == 1
         )
     )
-    if customer is None or not take_reset_email(customer.customer_id):
+    shown = customer.to_dict() if customer is not None else None
+    db.session.rollback()  # no transaction stays open while the mail server is asked
+    if shown is None or not reset_email_allowed(shown["customer_id"]):
         # No such account, or it had its emails for this hour: the client got
         # the same answer either way.
-        db.session.rollback()
         return
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    shown = customer.to_dict()
     with transaction():
-        db.session.add(ResetPasswordToken(customer_id=customer.customer_id, token=_digest(token)))
-        emit("reset_password_requested", shown)
-        # Sent inside the transaction: if the server refuses, no token is kept
-        # and the event is retried with a new one.
+        stored = ResetPasswordToken(customer_id=shown["customer_id"], token=_digest(token))
+        db.session.add(stored)
+        db.session.flush()
+        token_id = stored.reset_password_token_id
+    try:
         send_reset_email(shown, token)
+    except Exception:
+        # Never mailed: nobody can use it. The retry makes a new one.
+        with transaction():
+            db.session.execute(
+                sa.delete(ResetPasswordToken).where(
+                    ResetPasswordToken.reset_password_token_id == token_id
+                )
+            )
+        raise
+    count_reset_email(shown["customer_id"])
+    with transaction():
+        emit("reset_password_requested", shown)
     call_after("password_after_reset_request", customer=dict(shown), context=HookContext())
 
 
@@ -119,8 +136,16 @@ def update_password(token: str, password: str, context: HookContext) -> None:
         now = utcnow()
         customer.password = password_hash
         customer.password_changed_at = now
+        customer.token_version = Customer.token_version + 1  # older tokens: refused
         customer.updated_at = now
         db.session.flush()
         shown = customer.to_dict()
         emit("password_updated", shown)
     call_after("password_after_update", customer=dict(shown), context=context)
+
+
+def void_reset_tokens(customer_id: int) -> None:
+    """Delete every reset token of the customer, in the caller's transaction."""
+    db.session.execute(
+        sa.delete(ResetPasswordToken).where(ResetPasswordToken.customer_id == customer_id)
+    )
