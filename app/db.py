@@ -1,18 +1,32 @@
 """The database handle, column types that read the same on PostgreSQL and
-SQLite, and the transaction helper that services use."""
+SQLite, and the transaction helpers that services use.
+
+On SQLite every write transaction starts with ``BEGIN IMMEDIATE``: it takes
+the database's write lock at once (waiting up to the busy timeout for another
+writer), so that two transactions never both read a state and then write on
+it; with PostgreSQL the services lock rows instead. File databases run in WAL
+mode, where readers do not wait for the writer.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from flask import Flask, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so that migrations can refer to them on both backends.
 NAMING_CONVENTION = {
@@ -32,14 +46,53 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
 
+def _lower(text):
+    return text.lower() if isinstance(text, str) else text
+
+
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
-    """SQLite leaves foreign keys (and so ON DELETE CASCADE) off unless asked."""
+    """SQLite leaves foreign keys (and so ON DELETE CASCADE) off unless asked,
+    and its ``lower()`` folds ASCII letters only: Python's folding replaces it,
+    so that emails compare alike on SQLite and in the service."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+        # The driver's own BEGIN is off: _sqlite_begin says which kind.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] not in ("memory", "wal"):
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+# Whether the transaction about to begin will write (SQLite: BEGIN IMMEDIATE).
+_writing: contextvars.ContextVar[bool] = contextvars.ContextVar("writing", default=False)
+
+
+@sa.event.listens_for(sa.engine.Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Transactions begun in this block will write: on SQLite they take the
+    write lock when they begin."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+@contextmanager
+def write_connection(engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
+    """``engine.begin()`` for a transaction that writes (see :func:`writing`)."""
+    with writing(), (engine or db.engine).begin() as conn:
+        yield conn
 
 
 # jsonb on PostgreSQL (EverShop's type), JSON text elsewhere.
@@ -87,7 +140,12 @@ def transaction() -> Iterator[sa.orm.Session]:
     """
     from app import events
 
-    session = db.session
+    session = db.session()
+    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        # A read begun earlier took no write lock; start again with one.
+        session.rollback()
+    with writing():
+        session.connection()  # begins now, as a write transaction
     try:
         yield session
         session.flush()
@@ -98,3 +156,83 @@ def transaction() -> Iterator[sa.orm.Session]:
         session.info.pop("emitted_events", None)
         raise
     events.dispatcher().committed(emitted)
+
+
+# --- database outages -------------------------------------------------------------
+
+# A pooled connection idle longer than this is pinged before use: after the
+# database restarted, the first request on each old connection would fail.
+IDLE_PING_SECONDS = 1.0
+RETRY_AFTER_SECONDS = 5
+
+
+def is_disconnect(error: BaseException) -> bool:
+    """Whether a database error means the connection or the server went away."""
+    if isinstance(error, sa.exc.DBAPIError):
+        return bool(error.connection_invalidated) or isinstance(error, sa.exc.OperationalError)
+    return isinstance(error, sa.exc.DisconnectionError)
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkin")
+def _note_checkin(dbapi_connection, record):
+    record.info["checked_in"] = time.monotonic()
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkout")
+def _ping_if_idle(dbapi_connection, record, proxy):
+    """Ping a connection that sat idle in the pool; if the database dropped it,
+    SQLAlchemy discards it and takes another (connecting anew)."""
+    idle_since = record.info.get("checked_in")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        return
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as error:
+        raise sa.exc.DisconnectionError(str(error)) from error
+    # A ping leaves psycopg inside a transaction: end it.
+    dbapi_connection.rollback()
+
+
+def _database_unavailable(error: sa.exc.SQLAlchemyError):
+    """503 with Retry-After when the database is away; any other database
+    error is a fault of the service (500)."""
+    from app.errors import error_response, handle_unexpected
+
+    if not is_disconnect(error):
+        return handle_unexpected(error)
+    db.session.remove()
+    log.warning("database unavailable: %s", " ".join(str(getattr(error, "orig", error)).split()))
+    response = error_response(
+        503, "The database is unavailable at the moment: try again in a few seconds."
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _retry_reads_once(view):
+    """A read that met a connection the database had dropped runs once more,
+    on a fresh connection; writes are not repeated (they answer 503)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except (sa.exc.DBAPIError, sa.exc.DisconnectionError) as error:
+            if request.method not in ("GET", "HEAD") or not is_disconnect(error):
+                raise
+            db.session.remove()
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+def init_outage_handling(app: Flask) -> None:
+    """Retry reads once and answer 503 while the database is away. Call it
+    after every blueprint is registered."""
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = _retry_reads_once(view)
+    app.register_error_handler(sa.exc.SQLAlchemyError, _database_unavailable)

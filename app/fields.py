@@ -6,6 +6,8 @@ import re
 
 from marshmallow import ValidationError, fields
 
+from app.emails import INVALID, InvalidEmail, normalize_email
+
 # A whole number as text: ASCII digits only (int() would take any Unicode digit).
 _DIGITS = re.compile(r"-?[0-9]{1,20}")
 
@@ -37,13 +39,22 @@ class Trimmed(fields.String):
         return result.strip()
 
 
-class TrimmedEmail(fields.Email):
-    """An email address, surrounding white space removed before it is validated."""
+class TrimmedEmail(fields.String):
+    """An email address, surrounding white space removed, validated and
+    normalised by :func:`app.emails.normalize_email` (domain in lower case;
+    a part before the ``@`` outside ASCII is refused)."""
+
+    default_error_messages = {"invalid": INVALID}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.strip()
-        return super()._deserialize(value, attr, data, **kwargs)
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = unstorable(text)
+        if problem:
+            raise ValidationError(problem)
+        try:
+            return normalize_email(text)
+        except InvalidEmail as error:
+            raise ValidationError(str(error)) from None
 
 
 class LenientInteger(fields.Integer):

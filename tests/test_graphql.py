@@ -964,7 +964,7 @@ def test_plugin_field_on_customer_in_the_admin_schema(ext_client, auth, admin):
     assert response.status_code == 200, response.json
     assert response.json == {
         "data": {
-            "vip": {"email": "Queen@VIP.example", "loyaltyTier": "gold"},
+            "vip": {"email": "Queen@vip.example", "loyaltyTier": "gold"},
             "plain": {"email": "worker@example.com", "loyaltyTier": "standard"},
         }
     }

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from app.auth import tokens
 from app.auth.models import AdminUser
 from app.db import db, is_unique_violation, transaction
+from app.emails import InvalidEmail, lookup_key, normalize_email
 from app.errors import Conflict, Unauthorized, ValidationError
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.ratelimit import check_login_allowed, record_failed_login
@@ -16,18 +17,18 @@ INVALID_LOGIN = "Invalid email or password"
 
 def _by_email(email: str) -> AdminUser | None:
     return db.session.scalar(
-        sa.select(AdminUser).where(sa.func.lower(AdminUser.email) == email.strip().lower())
+        sa.select(AdminUser).where(sa.func.lower(AdminUser.email) == lookup_key(email))
     )
 
 
 def create_admin_user(email: str, password: str, full_name: str | None) -> AdminUser:
     """Insert an active admin user; 409 if the email is taken (in any letter case)."""
-    email = (email or "").strip()
-    if "@" not in email:
+    try:
+        email = normalize_email(email or "")
+    except InvalidEmail as error:
         raise ValidationError(
-            "Invalid email: Not a valid email address.",
-            [{"field": "email", "message": "Not a valid email address."}],
-        )
+            f"Invalid email: {error}", [{"field": "email", "message": str(error)}]
+        ) from None
     check_password_rules(password)
     if _by_email(email) is not None:
         raise Conflict("Email is already used")
@@ -52,7 +53,7 @@ def login(email: str, password: str) -> dict:
     if not ok or not user.status:
         record_failed_login("admin", email)
         raise Unauthorized(INVALID_LOGIN)
-    return tokens.issue_pair("admin", user.to_identity())
+    return tokens.issue_pair("admin", user.to_identity(), user.token_version)
 
 
 def active_admin(claims: dict) -> AdminUser | None:
@@ -64,6 +65,8 @@ def active_admin(claims: dict) -> AdminUser | None:
     user = db.session.get(AdminUser, user_id)
     if user is None or not user.status or str(user.uuid) != str(identity.get("uuid", user.uuid)):
         return None
+    if not tokens.still_valid(claims, user.token_version, None):
+        return None
     return user
 
 
@@ -73,4 +76,4 @@ def refresh(refresh_token: str) -> dict:
     user = active_admin(claims)
     if user is None:
         raise Unauthorized("The token's account no longer exists or is disabled.")
-    return {"accessToken": tokens.issue("admin", "access", user.to_identity())}
+    return {"accessToken": tokens.issue("admin", "access", user.to_identity(), user.token_version)}

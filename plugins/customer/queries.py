@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.emails import lookup_key
 from plugins.customer.models import Customer
 
 ORDER_COLUMNS = {
@@ -54,7 +55,7 @@ def build_customer_query(filters: dict) -> CustomerPage:
             )
         )
     if filters.get("email"):
-        conditions.append(sa.func.lower(Customer.email) == filters["email"].lower())
+        conditions.append(sa.func.lower(Customer.email) == lookup_key(filters["email"]))
     if filters.get("email_like"):
         needle = filters["email_like"].lower()
         conditions.append(sa.func.lower(Customer.email).contains(needle, autoescape=True))
