@@ -10,7 +10,7 @@ from flask import Flask
 from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit
 from app.auth import tokens
 from app.config import load_config
-from app.db import db, migrate
+from app.db import db, init_outage_handling, migrate
 from app.plugins import build_plugin_manager, collect
 
 
@@ -53,6 +53,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
                 app.register_blueprint(blueprint)
         pm.hook.register_commands(cli=app.cli)
     graphql.init_app(app)
+    init_outage_handling(app)  # inside the rate limits: a retried read counts once
     ratelimit.init_app(app)
     cors.init_app(app)
 

@@ -140,7 +140,7 @@ def _handle_marshmallow_error(error: marshmallow.ValidationError):
 def _handle_http_exception(error: HTTPException):
     status = error.code or 500
     if status >= 500:
-        return _handle_unexpected(error)
+        return handle_unexpected(error)
     message = _HTTP_MESSAGES.get(status) or error.description or "The request failed."
     response = error_response(status, message)
     if status == 405 and error.get_response().headers.get("Allow"):
@@ -148,7 +148,7 @@ def _handle_http_exception(error: HTTPException):
     return response
 
 
-def _handle_unexpected(error: Exception):
+def handle_unexpected(error: Exception):
     request_id = g.get("request_id", "-")
     log.exception("unhandled error (request id %s)", request_id, exc_info=error)
     return error_response(
@@ -163,4 +163,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(AppError, _handle_app_error)
     app.register_error_handler(marshmallow.ValidationError, _handle_marshmallow_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
-    app.register_error_handler(Exception, _handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

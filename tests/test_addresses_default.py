@@ -387,18 +387,9 @@ def race(app, requests) -> list:
     return results
 
 
-def skip_unless_postgresql(backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip(
-            "SQLite serialises every write on one database lock, so concurrent"
-            " requests cannot interleave there; the race is only real on PostgreSQL"
-        )
-
-
 def test_concurrent_patches_to_is_default_leave_exactly_one_default(
     backend, app, client, admin, customer
 ):
-    skip_unless_postgresql(backend)
     # given a customer with six addresses
     addresses = [add_address(client, customer, admin, city=f"City {i}") for i in range(RACERS)]
     uuids = sorted(a["uuid"] for a in addresses)
@@ -436,7 +427,6 @@ def test_concurrent_patches_to_is_default_leave_exactly_one_default(
 def test_concurrent_creates_of_default_addresses_leave_exactly_one_default(
     backend, app, client, admin, customer
 ):
-    skip_unless_postgresql(backend)
     created: list[str] = []
 
     for round_number in range(ROUNDS):

@@ -430,8 +430,6 @@ def test_admin_create_refuses_a_taken_email_in_another_letter_case(app, client, 
 
 
 def test_concurrent_creates_of_one_email_make_exactly_one_customer(app, auth, backend):
-    if backend == "sqlite":
-        pytest.skip("concurrent writers are exercised against PostgreSQL")
     admin = auth.admin_headers()
     emails = [
         "race@example.com",

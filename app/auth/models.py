@@ -21,6 +21,10 @@ class AdminUser(db.Model):
     full_name = mapped_column(sa.String(255), nullable=True)
     created_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # Tokens carry it; moving it on revokes every token issued before.
+    token_version: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
 
     def to_identity(self) -> dict:
         """The ``user`` claim of an admin token."""

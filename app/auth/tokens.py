@@ -71,22 +71,44 @@ def _decode_key(header: dict, claims: dict) -> str:
     return _secret(token_type, kind)
 
 
-def issue(token_type: str, kind: str, identity: dict) -> str:
-    """Sign a token of ``token_type`` and ``kind`` for the account ``identity``."""
+# The claim of the account's token version in the tokens this service signs
+# (EverShop's tokens have none; their iat is compared with the password change).
+VERSION_CLAIM = "tokenVersion"
+
+
+def issue(token_type: str, kind: str, identity: dict, version: int | None = None) -> str:
+    """Sign a token of ``token_type`` and ``kind`` for the account ``identity``,
+    carrying the account's token ``version`` when given."""
     claim = TOKEN_TYPES[token_type][0]
     create = create_refresh_token if kind == "refresh" else create_access_token
+    claims = {claim: identity, "tokenKind": kind, "aud": token_type}
+    if version is not None:
+        claims[VERSION_CLAIM] = version
     return create(
         identity=_Subject(token_type, kind),
-        additional_claims={claim: identity, "tokenKind": kind, "aud": token_type},
+        additional_claims=claims,
         expires_delta=_lifetime(token_type, kind),
     )
 
 
-def issue_pair(token_type: str, identity: dict) -> dict:
+def issue_pair(token_type: str, identity: dict, version: int | None = None) -> dict:
     return {
-        "accessToken": issue(token_type, "access", identity),
-        "refreshToken": issue(token_type, "refresh", identity),
+        "accessToken": issue(token_type, "access", identity, version),
+        "refreshToken": issue(token_type, "refresh", identity, version),
     }
+
+
+def still_valid(claims: dict, token_version: int, changed_at) -> bool:
+    """Whether a verified token survives the account's revocations: a token of
+    this service must carry the account's current ``token_version``; a token
+    without one (signed by EverShop) must be issued no earlier than the second
+    of the last password change (``changed_at``, or None)."""
+    version = claims.get(VERSION_CLAIM)
+    if version is not None:
+        return version == token_version
+    if changed_at is None:
+        return True
+    return claims["iat"] >= int(changed_at.timestamp())
 
 
 _CACHE_SIZE = 4096

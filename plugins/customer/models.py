@@ -41,8 +41,13 @@ class Customer(db.Model):
     created_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     meta_data = mapped_column(JSONType, nullable=False, default=dict)
-    # The service's own column: tokens issued before it are revoked.
+    # The service's own columns: tokens issued before the password last
+    # changed are refused; tokens this service signs carry token_version, and
+    # any other version is refused.
     password_changed_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    token_version: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
 
     def to_identity(self) -> dict:
         """The ``customer`` claim of a customer token."""

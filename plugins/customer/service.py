@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.auth import tokens
 from app.db import as_utc, db, is_unique_violation, transaction, utcnow
+from app.emails import lookup_key
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.events import emit
 from app.passwords import check_password_rules, hash_password, verify_password
@@ -138,6 +139,7 @@ def update_customer(customer_uuid: uuid.UUID, data: dict, context: HookContext) 
         if password_hash is not None:
             customer.password = password_hash
             customer.password_changed_at = now
+            customer.token_version = Customer.token_version + 1  # older tokens: refused
             changes.append("password")
         if changes:
             customer.updated_at = now
@@ -193,7 +195,7 @@ def list_customers(filters: dict) -> dict:
 
 def _by_email(email: str) -> Customer | None:
     return db.session.scalar(
-        sa.select(Customer).where(sa.func.lower(Customer.email) == email.strip().lower())
+        sa.select(Customer).where(sa.func.lower(Customer.email) == lookup_key(email))
     )
 
 
@@ -205,7 +207,7 @@ def login(email: str, password: str) -> dict:
     if not ok or customer.status != 1:
         record_failed_login("customer", email)
         raise Unauthorized(INVALID_LOGIN)
-    return tokens.issue_pair("customer", customer.to_identity())
+    return tokens.issue_pair("customer", customer.to_identity(), customer.token_version)
 
 
 def active_customer(claims: dict) -> Customer | None:
@@ -220,8 +222,7 @@ def active_customer(claims: dict) -> Customer | None:
         return None
     if "uuid" in identity and str(identity["uuid"]).replace("-", "") != customer.uuid.hex:
         return None
-    changed = customer.password_changed_at
-    if changed is not None and claims["iat"] < int(as_utc(changed).timestamp()):
+    if not tokens.still_valid(claims, customer.token_version, as_utc(customer.password_changed_at)):
         return None
     return customer
 
@@ -232,4 +233,8 @@ def refresh(refresh_token: str) -> dict:
     customer = active_customer(claims)
     if customer is None:
         raise Unauthorized("The token's account no longer exists, is disabled, or was revoked.")
-    return {"accessToken": tokens.issue("customer", "access", customer.to_identity())}
+    return {
+        "accessToken": tokens.issue(
+            "customer", "access", customer.to_identity(), customer.token_version
+        )
+    }

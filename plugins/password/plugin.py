@@ -17,3 +17,12 @@ def subscribe():
     from plugins.password.service import SUBMITTED, on_reset_submitted
 
     return {SUBMITTED: on_reset_submitted}
+
+
+@hookimpl
+def customer_before_update(customer, data):
+    # A reset link mailed to the old address must not outlive the change.
+    if "email" in data and data["email"] != customer["email"]:
+        from plugins.password.service import void_reset_tokens
+
+        void_reset_tokens(customer["customer_id"])
