@@ -14,26 +14,26 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from tests.conftest import PG_URL, _drop_pg_database, _pg_url
+from tests.gunicorn_server import (  # noqa: F401 (database_url is a fixture)
+    ROOT,
+    Client,
+    database_url,
+    free_port,
+    needs_postgresql,
+    run_flask,
+    secrets_env,
+    wait_until_ready,
+)
 from tests.smtp import SMTPServer, smtp_server  # noqa: F401 (a fixture)
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent  # the virtualenv's scripts: flask, gunicorn
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "change-me-now"
@@ -41,10 +41,6 @@ EMAIL = "john.smith@example.com"
 PASSWORD = "a-long-password"
 NEW_PASSWORD = "another-long-password"
 REQUEST_ID = "e2e-walkthrough-create-customer"
-
-needs_postgresql = pytest.mark.skipif(
-    not PG_URL, reason="needs PostgreSQL (TEST_DATABASE_URL), as production does"
-)
 
 
 def dockerfile_command() -> list[str]:
@@ -60,41 +56,6 @@ def migrations_head() -> str:
     return ", ".join(sorted(ScriptDirectory.from_config(config).get_heads()))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def database_url():
-    """A fresh, empty PostgreSQL database, as a plain ``postgresql://`` URL."""
-    url = _pg_url(PG_URL)
-    name = f"{url.database}_e2e_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    made = url.set(drivername="postgresql", database=name)
-    yield made.render_as_string(hide_password=False)
-    _drop_pg_database(made.set(drivername="postgresql+psycopg").render_as_string(False))
-
-
-def secrets_env(tmp_path: Path) -> dict:
-    """The environment of a production process: its secrets, and no more."""
-    return {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "APP_ENV": "production",
-        "SECRET_KEY": "e2e-secret-key-0123456789abcdef0123456789",
-        "JWT_ADMIN_SECRET": "e2e-admin-secret-0123456789abcdef012345",
-        "JWT_ADMIN_REFRESH_SECRET": "e2e-admin-refresh-secret-0123456789abcd",
-        "JWT_CUSTOMER_SECRET": "e2e-customer-secret-0123456789abcdef0123",
-        "JWT_CUSTOMER_REFRESH_SECRET": "e2e-customer-refresh-secret-0123456789a",
-    }
-
-
 @pytest.fixture
 def production_env(database_url, smtp_server, tmp_path):  # noqa: F811
     port = free_port()
@@ -108,60 +69,6 @@ def production_env(database_url, smtp_server, tmp_path):  # noqa: F811
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
     }
-
-
-def run_flask(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-class Client:
-    """The README's curl lines, over urllib: bodies sent as ``--data-raw`` does
-    (JSON with curl's form Content-Type)."""
-
-    def __init__(self, base: str):
-        self.base = base
-
-    def __call__(self, method, path, body=None, token=None, query=None, headers=None):
-        url = self.base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        sent = {"Accept": "application/json", **(headers or {})}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent["Content-Type"] = "application/x-www-form-urlencoded"
-        if token:
-            sent["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(url, data=data, headers=sent, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.headers, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, error.headers, json.loads(error.read())
-
-
-def wait_until_ready(process: subprocess.Popen, client: Client, logs: Path) -> dict:
-    deadline = time.monotonic() + 60
-    last = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{logs.read_text()}")
-        try:
-            status, _, body = client("GET", "/readyz")
-        except OSError as error:  # not listening yet
-            last = error
-        else:
-            if status == 200:
-                return body
-            last = body
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn was not ready within 60 s (last answer: {last}):\n{logs.read_text()}")
 
 
 def wait_for_reset_token(smtp: SMTPServer) -> str:
