@@ -43,7 +43,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     api = openapi.init_app(app)
     app.extensions["api"] = api
 
-    pm = build_plugin_manager(app.config["PLUGINS"], app.config["PLUGINS_BLOCKED"])
+    pm = build_plugin_manager(app.config)
     app.extensions["plugins"] = pm
     with app.app_context():
         for blueprint in collect("register_blueprints", app=app):

@@ -1,4 +1,4 @@
-"""Core commands: ``flask plugins`` lists what is loaded."""
+"""Core commands: ``flask plugins`` (what is loaded) and ``flask events``."""
 
 from __future__ import annotations
 
@@ -7,19 +7,30 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 
-@click.command("plugins")
+@click.group("plugins", invoke_without_command=True)
+@click.pass_context
 @with_appcontext  # also when invoked outside ``flask`` (the test CLI runner)
-def plugins_command() -> None:
-    """List the loaded plugins and the hooks each implements."""
+def plugins_command(ctx: click.Context) -> None:
+    """List the plugins: where each comes from, what it requires, its hooks."""
+    if ctx.invoked_subcommand is not None:
+        return
     pm = current_app.extensions["plugins"]
     for name, plugin in pm.list_name_plugin():
-        hooks = sorted(impl_name for impl_name in _hooks_of(pm, plugin))
-        click.echo(f"{name}: {', '.join(hooks) or '(no hooks)'}")
-
-
-def _hooks_of(pm, plugin):
-    for caller in pm.get_hookcallers(plugin) or []:
-        yield caller.name
+        if plugin is None:
+            click.echo(f"{name} (blocked)")
+            continue
+        info = pm.info.get(name)
+        if info is None:
+            origin = "registered at run time"
+        elif info.source == "entry point" and info.distribution:
+            origin = f"entry point, {info.distribution} {info.version}, {info.module}"
+        else:
+            origin = f"{info.source}, {info.module}"
+        click.echo(f"{name} ({origin})")
+        if info is not None and info.requires:
+            click.echo(f"  requires: {', '.join(info.requires)}")
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+        click.echo(f"  hooks: {', '.join(hooks) or '(none)'}")
 
 
 events_cli = AppGroup("events", help="Deliver the events in the outbox, and see the failed ones.")

@@ -174,6 +174,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "CUSTOMER_REGISTRATION_OPEN": _bool(env, "CUSTOMER_REGISTRATION_OPEN", True),
         "PLUGINS": plugins,
         "PLUGINS_BLOCKED": _names(env.get("PLUGINS_BLOCKED")),
+        # Set (even empty): exactly these entry-point plugins; unset: all installed.
+        "PLUGINS_ONLY": _names(env["PLUGINS_ONLY"]) if "PLUGINS_ONLY" in env else None,
+        "PLUGINS_TRACE": _bool(env, "PLUGINS_TRACE", False),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # Events (ARCHITECTURE.md, "Events and mail").
         "EVENTS_DELIVERY": _choice(

@@ -1,5 +1,7 @@
 """The database handle, column types that read the same on PostgreSQL and
-SQLite, and the transaction helpers that services use.
+SQLite, the write-transaction switch for SQLite, and what the service does
+while the database is away. Services open transactions with
+:func:`app.transactions.transaction`.
 
 On SQLite every write transaction starts with ``BEGIN IMMEDIATE``: it takes
 the database's write lock at once (waiting up to the busy timeout for another
@@ -130,32 +132,6 @@ def is_unique_violation(error: sa.exc.IntegrityError, needle: str) -> bool:
         return needle in (diag.constraint_name or "") or needle in str(orig)
     text = str(orig)
     return "UNIQUE constraint failed" in text and needle in text
-
-
-@contextmanager
-def transaction() -> Iterator[sa.orm.Session]:
-    """Run the block in one transaction: commit at the end, roll back on any error.
-
-    Events emitted inside the block are handed for delivery after the commit.
-    """
-    from app import events
-
-    session = db.session()
-    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
-        # A read begun earlier took no write lock; start again with one.
-        session.rollback()
-    with writing():
-        session.connection()  # begins now, as a write transaction
-    try:
-        yield session
-        session.flush()
-        emitted = events.take_emitted(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        session.info.pop("emitted_events", None)
-        raise
-    events.dispatcher().committed(emitted)
 
 
 # --- database outages -------------------------------------------------------------

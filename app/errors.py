@@ -48,6 +48,12 @@ class ValidationError(BadRequest):
     """Input that failed validation, with the fields at fault."""
 
     @classmethod
+    def for_field(cls, field: str, message: str) -> ValidationError:
+        """One field at fault: ``Invalid <field>: <message>``, with ``errors``
+        naming it."""
+        return cls(f"Invalid {field}: {message}", [{"field": field, "message": message}])
+
+    @classmethod
     def from_messages(cls, messages) -> ValidationError:
         errors = [{"field": field, "message": text} for field, text in _flatten(messages)]
         unknown = [e["field"] for e in errors if e["message"] == "Unknown field."]

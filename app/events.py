@@ -124,19 +124,11 @@ def take_emitted(session) -> list[int]:
 
 
 def subscribers(event_name: str) -> list[tuple[str, object]]:
-    """``(plugin name, handler)`` for every plugin subscribing to ``event_name``."""
-    pm = current_app.extensions["plugins"]
+    """``(plugin name, handler)`` for every plugin subscribing to ``event_name``,
+    through the ``subscribe`` hook (whose answers the plugin manager names)."""
     found = []
-    for impl in reversed(pm.hook.subscribe.get_hookimpls()):
-        mapping = impl.function() or {}
-        handlers = mapping.get(event_name)
-        if handlers is None:
-            continue
-        if not isinstance(handlers, list | tuple):
-            handlers = [handlers]
-        for index, handler in enumerate(handlers):
-            name = impl.plugin_name if index == 0 else f"{impl.plugin_name}#{index}"
-            found.append((name, handler))
+    for mapping in current_app.extensions["plugins"].hook.subscribe():
+        found += [(s.name, s.handler) for s in mapping.get(event_name, ())]
     return found
 
 

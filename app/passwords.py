@@ -28,7 +28,7 @@ def check_password_rules(password, field: str = "password") -> None:
             if problem:
                 break
     if problem:
-        raise ValidationError(f"Invalid {field}: {problem}", [{"field": field, "message": problem}])
+        raise ValidationError.for_field(field, problem)
 
 
 def hash_password(password: str) -> str:

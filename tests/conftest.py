@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,3 +253,23 @@ def events(app):
         ]
 
     return read
+
+
+@pytest.fixture
+def site_dir(tmp_path, monkeypatch):
+    """Install files (modules, dist-info directories) into a directory that is
+    put on ``sys.path`` for this test only, as if a package were installed."""
+    modules = []
+
+    def install(files: dict[str, str]) -> None:
+        for relative, text in files.items():
+            path = tmp_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip())
+            if path.suffix == ".py" and path.parent == tmp_path:
+                modules.append(path.stem)
+        monkeypatch.syspath_prepend(str(tmp_path))  # also invalidates import caches
+
+    yield install
+    for name in modules:
+        sys.modules.pop(name, None)

@@ -865,7 +865,7 @@ def rules_client(make_app):
     return make_app(PLUGINS=["tests.plugins.address_rules_plugin"]).test_client()
 
 
-def test_rules_plugin_refuses_a_us_address_without_postcode(
+def test_address_rules_refuse_a_us_address_without_postcode(
     rules_client, client, admin, customer, events
 ):
     body = {**NEW_ADDRESS, "postcode": None}
@@ -955,7 +955,7 @@ class RefuseEveryAddress:
         return lambda address: self.MESSAGE
 
 
-def test_a_rule_returning_a_message_refuses_the_whole_address(
+def test_address_rules_returning_a_message_refuse_the_whole_address(
     client, register_plugin, admin, customer, events
 ):
     register_plugin(RefuseEveryAddress())

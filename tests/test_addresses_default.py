@@ -455,7 +455,7 @@ def test_concurrent_creates_of_default_addresses_leave_exactly_one_default(
 # --- hooks ------------------------------------------------------------------------------
 
 
-def test_before_create_hook_can_rewrite_the_address(
+def test_address_before_create_can_rewrite_the_address(
     client, admin, customer, register_plugin, events
 ):
     # given a plugin that stores cities in upper case
@@ -478,7 +478,7 @@ def test_before_create_hook_can_rewrite_the_address(
     assert address_events(events) == [("address_created", response.json["data"])]
 
 
-def test_before_create_hook_veto_is_a_403_and_writes_nothing(
+def test_address_before_create_veto_is_a_403_and_writes_nothing(
     client, app, admin, customer, register_plugin, events
 ):
     # given a plugin that refuses addresses outside the US
@@ -505,7 +505,7 @@ def test_before_create_hook_veto_is_a_403_and_writes_nothing(
     assert events() == before
 
 
-def test_before_update_hook_veto_is_a_403_and_leaves_the_address_unchanged(
+def test_address_before_update_veto_is_a_403_and_leaves_the_address_unchanged(
     client, admin, customer, register_plugin, events
 ):
     # given an address, and a plugin that refuses any change of country
@@ -534,7 +534,7 @@ def test_before_update_hook_veto_is_a_403_and_leaves_the_address_unchanged(
     assert events() == before
 
 
-def test_before_delete_hook_veto_is_a_403_and_keeps_the_address(
+def test_address_before_delete_veto_is_a_403_and_keeps_the_address(
     client, admin, customer, register_plugin, events
 ):
     # given an address, and a plugin that refuses to delete default addresses
@@ -564,7 +564,7 @@ def test_before_delete_hook_veto_is_a_403_and_keeps_the_address(
     assert events() == before
 
 
-def test_after_create_hook_gets_the_committed_address_and_the_admin_actor(
+def test_address_after_create_gets_the_committed_address_and_the_admin_actor(
     client, admin, customer, register_plugin
 ):
     # given a plugin that records the after-hooks and looks for the row through
@@ -596,7 +596,7 @@ def test_after_create_hook_gets_the_committed_address_and_the_admin_actor(
     assert witness.committed == ["Springfield"]
 
 
-def test_after_update_hook_gets_the_address_its_changes_and_the_customer_actor(
+def test_address_after_update_gets_the_address_its_changes_and_the_customer_actor(
     client, auth, admin, customer, register_plugin
 ):
     # given an address, and a plugin that records the after-hooks
@@ -649,7 +649,7 @@ def test_after_update_hook_runs_after_commit(client, admin, customer, register_p
     assert witness.seen == ["Shelbyville"]
 
 
-def test_after_delete_hook_gets_the_deleted_address_after_commit(
+def test_address_after_delete_gets_the_deleted_address_after_commit(
     client, auth, admin, customer, register_plugin
 ):
     # given an address, and a plugin that records the after-hooks and counts the

@@ -942,7 +942,7 @@ def test_graphql_unexpected_resolver_error_is_generic_with_the_request_id(
 # --- plugins extend the schema ----------------------------------------------------
 
 
-def test_plugin_field_on_customer_in_the_admin_schema(ext_client, auth, admin):
+def test_register_graphql_adds_a_field_on_customer_in_the_admin_schema(ext_client, auth, admin):
     # Given
     vip = auth.create_customer(email="Queen@VIP.example", full_name="Queen Bee")
     plain = auth.create_customer(email="worker@example.com", full_name="Worker Bee")
@@ -970,7 +970,7 @@ def test_plugin_field_on_customer_in_the_admin_schema(ext_client, auth, admin):
     }
 
 
-def test_plugin_field_on_customer_in_the_public_schema(ext_client, auth):
+def test_register_graphql_adds_a_field_on_customer_in_the_public_schema(ext_client, auth):
     # Given
     auth.create_customer(email="king@vip.example", full_name="King Bee")
     headers = auth.customer_headers(email="king@vip.example")

@@ -8,8 +8,6 @@ through the ``PLUGINS`` setting (the ``app`` fixture is overridden below).
 from __future__ import annotations
 
 import logging
-import sys
-import textwrap
 
 import pluggy
 import pytest
@@ -50,26 +48,6 @@ def admin_headers(auth):
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-def site_dir(tmp_path, monkeypatch):
-    """Install files (modules, dist-info directories) into a directory that is
-    put on ``sys.path`` for this test only, as if a package were installed."""
-    modules = []
-
-    def install(files: dict[str, str]) -> None:
-        for relative, text in files.items():
-            path = tmp_path / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text).lstrip())
-            if path.suffix == ".py" and path.parent == tmp_path:
-                modules.append(path.stem)
-        monkeypatch.syspath_prepend(str(tmp_path))  # also invalidates import caches
-
-    yield install
-    for name in modules:
-        sys.modules.pop(name, None)
-
-
 def create_customer(client, headers, **fields) -> dict:
     body = {
         "email": "john.smith@example.com",
@@ -95,7 +73,7 @@ def customer_without_links(customer: dict) -> dict:
 # --- the sample plugin: rewrite input ------------------------------------------
 
 
-def test_before_create_hook_rewrites_name_and_email(client, admin_headers, events):
+def test_customer_before_create_rewrites_name_and_email(client, admin_headers, events):
     # given the sample plugin, which title-cases names and lower-cases emails
     # when an admin creates a customer written carelessly
     response = client.post(
@@ -119,7 +97,7 @@ def test_before_create_hook_rewrites_name_and_email(client, admin_headers, event
     ]
 
 
-def test_before_update_hook_rewrites_changed_fields(client, admin_headers):
+def test_customer_before_update_rewrites_changed_fields(client, admin_headers):
     # given a customer
     customer = create_customer(client, admin_headers)
 
@@ -143,7 +121,7 @@ def test_before_update_hook_rewrites_changed_fields(client, admin_headers):
 # --- the sample plugin: veto a delete --------------------------------------------
 
 
-def test_before_delete_hook_vetoes_deleting_a_protected_customer(
+def test_customer_before_delete_vetoes_deleting_a_protected_customer(
     client, admin_headers, events, sample_calls
 ):
     # given a customer of the protected domain
@@ -165,7 +143,7 @@ def test_before_delete_hook_vetoes_deleting_a_protected_customer(
     assert sample_calls == []  # no after-hook for what did not happen
 
 
-def test_before_delete_hook_lets_other_customers_be_deleted(client, admin_headers, events):
+def test_customer_before_delete_lets_other_customers_be_deleted(client, admin_headers, events):
     # given an ordinary customer
     customer = create_customer(client, admin_headers)
 
@@ -256,7 +234,9 @@ def test_register_commands_adds_the_plugins_command(runner):
 # --- the sample plugin: after-hooks --------------------------------------------------
 
 
-def test_after_create_hook_sees_the_new_customer_and_the_admin(client, admin_headers, sample_calls):
+def test_customer_after_create_sees_the_new_customer_and_the_admin(
+    client, admin_headers, sample_calls
+):
     # when an admin creates a customer
     customer = create_customer(client, admin_headers)
 
@@ -271,7 +251,7 @@ def test_after_create_hook_sees_the_new_customer_and_the_admin(client, admin_hea
     ]
 
 
-def test_after_create_hook_sees_a_sign_up_as_anonymous(client, sample_calls):
+def test_customer_after_create_sees_a_sign_up_as_anonymous(client, sample_calls):
     # when someone signs up without a token
     response = client.post(
         "/api/customers",
@@ -290,7 +270,7 @@ def test_after_create_hook_sees_a_sign_up_as_anonymous(client, sample_calls):
     ]
 
 
-def test_after_update_hook_sees_the_changes(client, admin_headers, sample_calls):
+def test_customer_after_update_sees_the_changes(client, admin_headers, sample_calls):
     # given a customer
     customer = create_customer(client, admin_headers)
     sample_calls.clear()
@@ -314,7 +294,7 @@ def test_after_update_hook_sees_the_changes(client, admin_headers, sample_calls)
     ]
 
 
-def test_after_update_hook_sees_a_customer_editing_itself(client, admin_headers, sample_calls):
+def test_customer_after_update_sees_a_customer_editing_itself(client, admin_headers, sample_calls):
     # given a customer, logged in
     create_customer(client, admin_headers)
     tokens = client.post(
@@ -338,7 +318,9 @@ def test_after_update_hook_sees_a_customer_editing_itself(client, admin_headers,
     assert sample_calls[0]["customer"]["full_name"] == "John The Customer"
 
 
-def test_after_update_hook_is_not_called_for_an_empty_update(client, admin_headers, sample_calls):
+def test_customer_after_update_is_not_called_for_an_empty_update(
+    client, admin_headers, sample_calls
+):
     customer = create_customer(client, admin_headers)
     sample_calls.clear()
 
@@ -348,7 +330,7 @@ def test_after_update_hook_is_not_called_for_an_empty_update(client, admin_heade
     assert sample_calls == []
 
 
-def test_after_delete_hook_sees_the_deleted_customer(client, admin_headers, sample_calls):
+def test_customer_after_delete_sees_the_deleted_customer(client, admin_headers, sample_calls):
     # given a customer
     customer = create_customer(client, admin_headers)
     sample_calls.clear()
@@ -670,15 +652,16 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        "app.auth.plugin",
-        "plugins.customer.plugin",
-        "plugins.address.plugin",
-        "plugins.password.plugin",
+    assert [line.split(" ")[0] for line in lines if not line.startswith(" ")] == [
+        "auth",
+        "customer",
+        "address",
+        "password",
         SAMPLE,
     ]
+    assert f"{SAMPLE} (PLUGINS, {SAMPLE})" in lines
     assert (
-        f"{SAMPLE}: "
+        "  hooks: "
         + ", ".join(
             [
                 "customer_after_create",
@@ -693,6 +676,9 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
             ]
         )
         in lines
+    )
+    assert lines[lines.index("address (built-in, plugins.address.plugin)") + 1] == (
+        "  requires: customer"
     )
 
 

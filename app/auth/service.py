@@ -6,11 +6,12 @@ import sqlalchemy as sa
 
 from app.auth import tokens
 from app.auth.models import AdminUser
-from app.db import db, is_unique_violation, transaction
+from app.db import db
 from app.emails import InvalidEmail, lookup_key, normalize_email
 from app.errors import Conflict, Unauthorized, ValidationError
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.ratelimit import check_login_allowed, record_failed_login
+from app.transactions import transaction
 
 INVALID_LOGIN = "Invalid email or password"
 
@@ -26,22 +27,15 @@ def create_admin_user(email: str, password: str, full_name: str | None) -> Admin
     try:
         email = normalize_email(email or "")
     except InvalidEmail as error:
-        raise ValidationError(
-            f"Invalid email: {error}", [{"field": "email", "message": str(error)}]
-        ) from None
+        raise ValidationError.for_field("email", str(error)) from None
     check_password_rules(password)
     if _by_email(email) is not None:
         raise Conflict("Email is already used")
     user = AdminUser(
         email=email, password=hash_password(password), full_name=(full_name or "").strip() or None
     )
-    try:
-        with transaction() as session:
-            session.add(user)
-    except sa.exc.IntegrityError as error:
-        if is_unique_violation(error, "email"):
-            raise Conflict("Email is already used") from None
-        raise
+    with transaction(unique={"email": Conflict("Email is already used")}) as session:
+        session.add(user)
     return user
 
 

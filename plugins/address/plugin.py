@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from app.plugins import hookimpl
 
+# Customers are this plugin's subject: it goes through the customer plugin's service.
+REQUIRES = ("customer",)
+
 
 @hookimpl
 def register_blueprints():
@@ -26,3 +29,10 @@ def register_graphql(audience):
     from plugins.address.graphql import contribution
 
     return contribution(audience)
+
+
+@hookimpl
+def register_hookspecs():
+    from plugins.address import hookspecs
+
+    return hookspecs

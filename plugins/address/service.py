@@ -12,10 +12,11 @@ import uuid
 
 import sqlalchemy as sa
 
-from app.db import db, transaction, utcnow
+from app.db import db, utcnow
 from app.errors import NotFound, ValidationError
 from app.events import emit
-from app.plugins import HookContext, call_after, call_before, collect
+from app.plugins import HookContext, collect, hooks
+from app.transactions import transaction
 from plugins.address.models import ADDRESS_FIELDS, CustomerAddress
 from plugins.customer.models import Customer
 
@@ -104,9 +105,7 @@ def create_address(customer_uuid: uuid.UUID, data: dict, context: HookContext) -
         _check_rules(
             {name: data.get(name) for name in ADDRESS_FIELDS} | {"is_default": data["is_default"]}
         )
-        call_before(
-            "address_before_create", customer=customer.to_dict(), data=data, context=context
-        )
+        hooks().address_before_create(customer=customer.to_dict(), data=data, context=context)
         if data["is_default"]:
             _clear_default(customer)
         address = CustomerAddress(
@@ -118,7 +117,7 @@ def create_address(customer_uuid: uuid.UUID, data: dict, context: HookContext) -
         db.session.flush()
         shown = address.to_dict(str(customer.uuid))
         emit("address_created", shown)
-    call_after("address_after_create", address=dict(shown), context=context)
+    hooks().address_after_create(address=dict(shown), context=context)
     return shown
 
 
@@ -137,8 +136,7 @@ def update_address(
         changes: list[str] = []
         if data:
             _check_rules(current | data)
-            call_before(
-                "address_before_update",
+            hooks().address_before_update(
                 address=address.to_dict(str(customer.uuid)),
                 data=data,
                 context=context,
@@ -154,9 +152,7 @@ def update_address(
             emit("address_updated", address.to_dict(str(customer.uuid)))
         shown = address.to_dict(str(customer.uuid))
     if changes:
-        call_after(
-            "address_after_update", address=dict(shown), changes=list(changes), context=context
-        )
+        hooks().address_after_update(address=dict(shown), changes=list(changes), context=context)
     return shown
 
 
@@ -167,11 +163,11 @@ def delete_address(customer_uuid: uuid.UUID, address_uuid: uuid.UUID, context: H
         customer = _owner(customer_uuid, lock=True)
         address = _address(customer, address_uuid)
         shown = address.to_dict(str(customer.uuid))
-        call_before("address_before_delete", address=dict(shown), context=context)
+        hooks().address_before_delete(address=dict(shown), context=context)
         db.session.delete(address)
         db.session.flush()
         emit("address_deleted", shown)
-    call_after("address_after_delete", address=dict(shown), context=context)
+    hooks().address_after_delete(address=dict(shown), context=context)
     return shown
 
 

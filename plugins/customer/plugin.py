@@ -27,3 +27,10 @@ def register_graphql(audience):
     from plugins.customer.graphql import contribution
 
     return contribution(audience)
+
+
+@hookimpl
+def register_hookspecs():
+    from plugins.customer import hookspecs
+
+    return hookspecs

@@ -12,13 +12,14 @@ import uuid
 import sqlalchemy as sa
 
 from app.auth import tokens
-from app.db import as_utc, db, is_unique_violation, transaction, utcnow
+from app.db import as_utc, db, utcnow
 from app.emails import lookup_key
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.events import emit
 from app.passwords import check_password_rules, hash_password, verify_password
-from app.plugins import HookContext, call_after, call_before, plugin_manager
+from app.plugins import HookContext, hooks
 from app.ratelimit import check_login_allowed, record_failed_login
+from app.transactions import transaction
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.queries import build_customer_query
 
@@ -49,10 +50,7 @@ def _email_taken(email: str, except_id: int | None = None) -> bool:
 
 def _check_group(group_id: int) -> None:
     if db.session.get(CustomerGroup, group_id) is None:
-        message = "No customer group has this id."
-        raise ValidationError(
-            f"Invalid group_id: {message}", [{"field": "group_id", "message": message}]
-        )
+        raise ValidationError.for_field("group_id", "No customer group has this id.")
 
 
 def _find(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
@@ -67,13 +65,8 @@ def _find(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
 
 def _committing(work):
     """Run ``work`` in a transaction; a unique violation on email is a 409."""
-    try:
-        with transaction():
-            return work()
-    except sa.exc.IntegrityError as error:
-        if is_unique_violation(error, "email"):
-            raise Conflict(EMAIL_TAKEN) from None
-        raise
+    with transaction(unique={"email": Conflict(EMAIL_TAKEN)}):
+        return work()
 
 
 def create_customer(data: dict, context: HookContext) -> dict:
@@ -92,7 +85,7 @@ def create_customer(data: dict, context: HookContext) -> dict:
         _check_group(data["group_id"])
         if _email_taken(data["email"]):
             raise Conflict(EMAIL_TAKEN)
-        call_before("customer_before_create", data=data, context=context)
+        hooks().customer_before_create(data=data, context=context)
         customer = Customer(
             email=data["email"],
             full_name=data.get("full_name"),
@@ -107,7 +100,7 @@ def create_customer(data: dict, context: HookContext) -> dict:
         return shown
 
     shown = _committing(work)
-    call_after("customer_after_create", customer=dict(shown), context=context)
+    hooks().customer_after_create(customer=dict(shown), context=context)
     return shown
 
 
@@ -129,9 +122,7 @@ def update_customer(customer_uuid: uuid.UUID, data: dict, context: HookContext) 
             _check_group(data["group_id"])
         if "email" in data and _email_taken(data["email"], customer.customer_id):
             raise Conflict(EMAIL_TAKEN)
-        call_before(
-            "customer_before_update", customer=customer.to_dict(), data=data, context=context
-        )
+        hooks().customer_before_update(customer=customer.to_dict(), data=data, context=context)
         changes = [name for name, value in data.items() if getattr(customer, name) != value]
         for name in changes:
             setattr(customer, name, data[name])
@@ -149,9 +140,7 @@ def update_customer(customer_uuid: uuid.UUID, data: dict, context: HookContext) 
 
     shown, changes = _committing(work)
     if changes:
-        call_after(
-            "customer_after_update", customer=dict(shown), changes=list(changes), context=context
-        )
+        hooks().customer_after_update(customer=dict(shown), changes=list(changes), context=context)
     return shown
 
 
@@ -162,7 +151,7 @@ def delete_customer(customer_uuid: uuid.UUID, context: HookContext) -> dict:
     def work():
         customer = _find(customer_uuid, lock=True)
         shown = customer.to_dict()
-        call_before("customer_before_delete", customer=dict(shown), context=context)
+        hooks().customer_before_delete(customer=dict(shown), context=context)
         db.session.delete(customer)
         db.session.flush()
         emit("customer_deleted", shown)
@@ -170,7 +159,7 @@ def delete_customer(customer_uuid: uuid.UUID, context: HookContext) -> dict:
 
     with transaction():
         shown = work()
-    call_after("customer_after_delete", customer=dict(shown), context=context)
+    hooks().customer_after_delete(customer=dict(shown), context=context)
     return shown
 
 
@@ -178,7 +167,7 @@ def get_customer(customer_uuid: uuid.UUID) -> dict:
     """One customer as the API shows it, with what plugins add on reading
     (its ``addresses``, from the address plugin); 404 if unknown."""
     shown = _find(customer_uuid).to_dict()
-    plugin_manager().hook.customer_extend_read(customers=[shown])
+    hooks().customer_extend_read(customers=[shown])
     return shown
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from app.plugins import hookimpl
 
+# Customers are this plugin's subject: it goes through the customer plugin's service.
+REQUIRES = ("customer",)
+
 
 @hookimpl
 def register_blueprints():
@@ -26,3 +29,10 @@ def customer_before_update(customer, data):
         from plugins.password.service import void_reset_tokens
 
         void_reset_tokens(customer["customer_id"])
+
+
+@hookimpl
+def register_hookspecs():
+    from plugins.password import hookspecs
+
+    return hookspecs

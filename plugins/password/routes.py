@@ -18,7 +18,7 @@ blp = Blueprint("passwords", __name__, url_prefix="/api/customers", description=
 @blp.response(200, SuccessEnvelope, example=examples.SUCCESS)
 def request_reset(body):
     """Email a reset link; the same answer whether or not the account exists."""
-    service.request_reset(body["email"])
+    service.request_reset(body["email"], hook_context())
     return {"data": {"success": True}}
 
 

@@ -20,13 +20,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app.db import db, transaction, utcnow
+from app.db import db, utcnow
 from app.emails import lookup_key
 from app.errors import ValidationError
 from app.events import Event, emit
 from app.passwords import check_password_rules, hash_password
-from app.plugins import HookContext, call_after, call_before
+from app.plugins import HookContext, hooks
 from app.ratelimit import count_reset_email, reset_email_allowed
+from app.transactions import transaction
 from plugins.customer.models import Customer
 from plugins.password.mail import send_reset_email
 from plugins.password.models import ResetPasswordToken
@@ -41,10 +42,13 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def request_reset(email: str) -> None:
-    """Record that someone asked for a reset link for ``email`` (any email)."""
+def request_reset(email: str, context: HookContext) -> None:
+    """Record that someone asked for a reset link for ``email`` (any email),
+    as ``password_before_reset_request`` hooks may have rewritten it."""
+    data = {"email": email}
     with transaction():
-        emit(SUBMITTED, {"email": email})
+        hooks().password_before_reset_request(data=data, context=context)
+        emit(SUBMITTED, {"email": data["email"]})
 
 
 def on_reset_submitted(event: Event) -> None:
@@ -82,7 +86,7 @@ def on_reset_submitted(event: Event) -> None:
     count_reset_email(shown["customer_id"])
     with transaction():
         emit("reset_password_requested", shown)
-    call_after("password_after_reset_request", customer=dict(shown), context=HookContext())
+    hooks().password_after_reset_request(customer=dict(shown), context=HookContext())
 
 
 def _valid_token(digest: str) -> ResetPasswordToken | None:
@@ -127,7 +131,7 @@ def update_password(token: str, password: str, context: HookContext) -> None:
         customer = db.session.get(Customer, claimed) if claimed is not None else None
         if customer is None or customer.status != 1:
             raise _invalid()
-        call_before("password_before_update", customer=customer.to_dict(), context=context)
+        hooks().password_before_update(customer=customer.to_dict(), context=context)
         db.session.execute(
             sa.delete(ResetPasswordToken).where(
                 ResetPasswordToken.customer_id == customer.customer_id
@@ -141,7 +145,7 @@ def update_password(token: str, password: str, context: HookContext) -> None:
         db.session.flush()
         shown = customer.to_dict()
         emit("password_updated", shown)
-    call_after("password_after_update", customer=dict(shown), context=context)
+    hooks().password_after_update(customer=dict(shown), context=context)
 
 
 def void_reset_tokens(customer_id: int) -> None:

@@ -1,0 +1,303 @@
+"""The plugin manager (docs/plugins.md): hooks run through pluggy's own
+calling, so wrappers, ordering and tracing hold; failures are handled in one
+place and name the plugin; plugins own their hookspecs and declare what they
+require; start-up refuses blocks and selections that make no sense."""
+
+from __future__ import annotations
+
+import logging
+
+import pluggy
+import pytest
+
+from app.config import ConfigError
+
+hookimpl = pluggy.HookimplMarker("evershop")
+hookspec = pluggy.HookspecMarker("evershop")
+
+SAMPLE = "tests.plugins.sample_store"
+
+
+def sign_up(client, email="john.smith@example.com", full_name="John Smith"):
+    return client.post(
+        "/api/customers",
+        json={"email": email, "password": "customer-pass-1", "full_name": full_name},
+    )
+
+
+# --- calling through pluggy ------------------------------------------------------------
+
+
+def test_customer_before_create_wrapper_implementation_runs_around_the_others(
+    client, register_plugin
+):
+    seen = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def customer_before_create(self, data):
+            seen.append(("before", data["full_name"]))
+            result = yield
+            seen.append(("after", data["full_name"]))
+            return result
+
+    class Rewriter:
+        @hookimpl
+        def customer_before_create(self, data):
+            data["full_name"] = data["full_name"].upper()
+
+    register_plugin(Rewriter(), name="rewriter")
+    register_plugin(Wrapper(), name="wrapper")
+
+    response = sign_up(client)
+
+    assert response.status_code == 201, response.json
+    assert response.json["data"]["full_name"] == "JOHN SMITH"
+    assert seen == [("before", "John Smith"), ("after", "JOHN SMITH")]
+
+
+def test_customer_before_update_tryfirst_implementation_runs_first(client, auth, register_plugin):
+    order = []
+
+    class Late:
+        @hookimpl(trylast=True)
+        def customer_before_update(self, data):
+            order.append("late")
+
+    class Early:
+        @hookimpl(tryfirst=True)
+        def customer_before_update(self, data):
+            order.append("early")
+
+    register_plugin(Early(), name="early")
+    register_plugin(Late(), name="late")
+    customer = auth.create_customer()
+
+    response = auth.client.patch(
+        f"/api/customers/{customer['uuid']}", json={"full_name": "J"}, headers=auth.admin_headers()
+    )
+
+    assert response.status_code == 200, response.json
+    assert order == ["early", "late"]
+
+
+def test_customer_extend_read_failure_is_logged_with_the_plugin_name_and_isolated(
+    client, auth, register_plugin, caplog
+):
+    class Broken:
+        @hookimpl
+        def customer_extend_read(self, customers):
+            raise RuntimeError("table loyalty_points does not exist")
+
+    register_plugin(Broken(), name="loyalty")
+    customer = auth.create_customer()
+
+    with caplog.at_level(logging.ERROR, logger="app.plugins"):
+        response = client.get(f"/api/customers/{customer['uuid']}", headers=auth.admin_headers())
+
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["addresses"] == []
+    assert "plugin loyalty failed in customer_extend_read" in caplog.text
+
+
+def test_plugins_trace_logs_every_hook_call(make_app, caplog):
+    app = make_app(PLUGINS_TRACE=True)
+
+    with caplog.at_level(logging.INFO, logger="app.plugins"):
+        response = sign_up(app.test_client())
+
+    assert response.status_code == 201, response.json
+    traced = [r.getMessage() for r in caplog.records if r.name == "app.plugins"]
+    assert any("customer_before_create" in line for line in traced)
+    assert any("customer_after_create" in line for line in traced)
+
+
+# --- plugins own their hookspecs ----------------------------------------------------------
+
+
+class LoyaltySpecs:
+    @hookspec
+    def loyalty_points_for_sign_up(self, customer):
+        """How many points a new customer gets.
+
+        :param customer: the customer.
+        """
+
+
+class LoyaltyOwner:
+    """A plugin that owns a hook and calls it when a customer signs up."""
+
+    def __init__(self):
+        self.awarded = []
+
+    @hookimpl
+    def register_hookspecs(self):
+        return LoyaltySpecs
+
+    @hookimpl
+    def customer_after_create(self, customer):
+        from flask import current_app
+
+        answers = current_app.extensions["plugins"].hook.loyalty_points_for_sign_up(
+            customer=customer
+        )
+        self.awarded.append(sum(answers))
+
+
+class Promotion:
+    @hookimpl
+    def loyalty_points_for_sign_up(self, customer):
+        return 100
+
+
+def test_register_hookspecs_lets_a_plugin_own_a_hook_that_others_implement(client, register_plugin):
+    owner = register_plugin(LoyaltyOwner(), name="loyalty")
+    register_plugin(Promotion(), name="promotion")
+
+    response = sign_up(client)
+
+    assert response.status_code == 201, response.json
+    assert owner.awarded == [100]
+
+
+def test_implementation_of_a_hook_no_loaded_plugin_owns_fails_start_up(make_app, site_dir):
+    site_dir(
+        {
+            "promotion_plugin.py": """
+                import pluggy
+
+                hookimpl = pluggy.HookimplMarker("evershop")
+
+                @hookimpl
+                def loyalty_points_for_sign_up(customer):
+                    return 100
+            """
+        }
+    )
+
+    with pytest.raises(pluggy.PluginValidationError, match="loyalty_points_for_sign_up"):
+        make_app(PLUGINS=["promotion_plugin"])
+
+
+# --- blocking, requirements, selection --------------------------------------------------------
+
+
+def test_blocked_name_that_matches_no_plugin_fails_start_up(make_app):
+    with pytest.raises(ConfigError) as raised:
+        make_app(PLUGINS_BLOCKED=["adress"])
+
+    assert str(raised.value).startswith("PLUGINS_BLOCKED names adress, which matches no plugin;")
+
+
+def test_blocking_a_plugin_others_require_fails_start_up_naming_both(make_app):
+    with pytest.raises(ConfigError) as raised:
+        make_app(PLUGINS_BLOCKED=["customer"])
+
+    assert str(raised.value) == (
+        "plugin 'address' requires plugin 'customer', which PLUGINS_BLOCKED blocks:"
+        " unblock 'customer' or block 'address' too"
+    )
+
+
+def test_blocking_a_plugin_and_those_requiring_it_starts(make_app):
+    app = make_app(PLUGINS_BLOCKED=["password"])
+
+    assert not app.extensions["plugins"].has_plugin("password")
+    response = app.test_client().post(
+        "/api/customers/reset-password", json={"email": "a@example.com"}
+    )
+    assert response.status_code == 404
+
+
+def test_plugin_requiring_a_plugin_that_is_not_installed_fails_start_up(make_app, site_dir):
+    site_dir(
+        {
+            "needy_plugin.py": """
+                REQUIRES = ("loyalty",)
+            """
+        }
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        make_app(PLUGINS=["needy_plugin"])
+
+    assert str(raised.value) == (
+        "plugin 'needy_plugin' requires plugin 'loyalty', which is not installed"
+    )
+
+
+ENTRY_POINTS = {
+    "evershop_one.py": "",
+    "evershop_two.py": "",
+    "evershop_pair-1.0.dist-info/METADATA": """
+        Metadata-Version: 2.1
+        Name: evershop-pair
+        Version: 1.0
+    """,
+    "evershop_pair-1.0.dist-info/entry_points.txt": """
+        [evershop.plugins]
+        one = evershop_one
+        two = evershop_two
+    """,
+}
+
+
+def test_plugins_only_loads_exactly_the_named_entry_point_plugins(make_app, site_dir):
+    site_dir(ENTRY_POINTS)
+
+    app = make_app(PLUGINS_ONLY=["two"])
+
+    pm = app.extensions["plugins"]
+    assert not pm.has_plugin("one")
+    assert pm.has_plugin("two")
+    assert pm.has_plugin("customer")
+
+
+def test_plugins_only_empty_loads_no_entry_point_plugin(make_app, site_dir):
+    site_dir(ENTRY_POINTS)
+
+    app = make_app(PLUGINS_ONLY=[])
+
+    pm = app.extensions["plugins"]
+    assert not pm.has_plugin("one")
+    assert not pm.has_plugin("two")
+
+
+def test_plugins_only_naming_an_uninstalled_plugin_fails_start_up(make_app, site_dir):
+    site_dir(ENTRY_POINTS)
+
+    with pytest.raises(ConfigError) as raised:
+        make_app(PLUGINS_ONLY=["three"])
+
+    assert str(raised.value) == ("PLUGINS_ONLY names three, which no installed package provides")
+
+
+def test_flask_plugins_shows_an_entry_point_plugin_with_its_distribution(make_app, site_dir):
+    site_dir(ENTRY_POINTS)
+    app = make_app(PLUGINS_BLOCKED=["one"])
+
+    result = app.test_cli_runner().invoke(args=["plugins"])
+
+    assert result.exit_code == 0, result.output
+    assert "two (entry point, evershop-pair 1.0, evershop_two)" in result.output.splitlines()
+    assert "one (blocked)" in result.output.splitlines()
+
+
+# --- the password plugin's reset request ------------------------------------------------------
+
+
+def test_password_before_reset_request_rewrites_the_email_before_it_is_recorded(
+    client, events, register_plugin
+):
+    class Normaliser:
+        @hookimpl
+        def password_before_reset_request(self, data):
+            local, domain = data["email"].split("@")
+            data["email"] = f"{local.split('+')[0]}@{domain}"
+
+    register_plugin(Normaliser(), name="normaliser")
+
+    response = client.post("/api/customers/reset-password", json={"email": "john+shop@example.com"})
+
+    assert response.status_code == 200, response.json
+    assert events() == [("reset_password_submitted", {"email": "john@example.com"})]
