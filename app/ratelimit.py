@@ -6,8 +6,9 @@ limiter is built per app in :func:`init_app`. The limits on failed logins are
 counted by the login services through :mod:`app.login_limits`; the cap on
 reset emails is per account and checked by its service
 (:func:`take_reset_email`). Storage is in memory by default;
-``RATELIMIT_STORAGE_URI=redis://...`` shares the budgets between processes.
-``RATELIMIT_ENABLED=false`` switches everything off.
+``RATELIMIT_STORAGE_URI=redis://...`` shares the budgets between processes
+(:func:`per_process_warning` says when it should). ``RATELIMIT_ENABLED=false``
+switches everything off.
 """
 
 from __future__ import annotations
@@ -141,3 +142,18 @@ def init_app(app: Flask) -> None:
             scope=name.lower(),
             exempt_when=exempt_when,
         )(view)
+
+
+def per_process_warning(config: dict, workers: int) -> str | None:
+    """The one line to log when production serves with several processes that
+    each count rate limits in their own memory, else None."""
+    scheme = config["RATELIMIT_STORAGE_URI"].split(":", 1)[0]
+    if config["APP_ENV"] != "production" or not config["RATELIMIT_ENABLED"]:
+        return None
+    if scheme != "memory" or workers <= 1:
+        return None
+    return (
+        f"RATELIMIT_STORAGE_URI is memory:// and {workers} workers serve: each counts rate "
+        f"limits on its own, so a client gets up to {workers} times every limit "
+        "(set RATELIMIT_STORAGE_URI=redis://host:6379/0 to share the counts)"
+    )

@@ -3,7 +3,8 @@ budget per client address; failed logins per account and address, per
 address, and the ceiling of an account with its growing wait; ``flask user
 unlock`` and ``flask customers unlock``; public sign-up, reset requests and
 the cap on reset emails; the client address behind trusted proxies;
-``RATELIMIT_ENABLED=false``; counters shared through Redis.
+``RATELIMIT_ENABLED=false``; counters shared through Redis, the Redis client
+in a plain install, and gunicorn's warning about counters kept per worker.
 
 The rest of the suite runs with the limits off; here each test switches them
 on with small limits, counted in Redis under a key prefix of its own, so that
@@ -13,8 +14,13 @@ no two tests (nor two runs) ever share a counter.
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
+import signal
+import subprocess
 import threading
 import time
+import tomllib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,9 +34,13 @@ from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     IN_CI,
+    PG_URL,
     Auth,
+    _drop_pg_database,
+    _pg_url,
 )
 from tests.smtp import smtp_server  # noqa: F401 (fixture)
+from tests.test_e2e_gunicorn import BIN, ROOT, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -1436,3 +1446,146 @@ def test_failed_login_limits_are_read_from_the_environment(tmp_path):
 def test_a_malformed_failed_login_setting_stops_start_up(tmp_path, name, value):
     with pytest.raises(ConfigError, match=name):
         load_config(str(tmp_path), {name: value})
+
+
+# --- installing and starting -------------------------------------------------------------
+
+
+def test_plain_install_as_the_dockerfile_does_carries_the_redis_client():
+    # Given the Dockerfile installs the project without extras
+    assert re.findall(r"^RUN pip install (\S+)$", (ROOT / "Dockerfile").read_text(), re.M) == ["."]
+
+    # When the project's own requirements are read
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {re.match(r"[\w.-]+", line).group(0).lower() for line in project["dependencies"]}
+
+    # Then the Redis client that RATELIMIT_STORAGE_URI=redis://… needs is among them
+    assert "redis" in core
+
+
+@pytest.fixture
+def empty_database_url(backend, tmp_path):
+    """A database with no tables yet, on this test's backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    url = _pg_url(PG_URL)
+    name = f"{url.database}_ratelimits_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    made = url.set(database=name).render_as_string(hide_password=False)
+    yield made
+    _drop_pg_database(made)
+
+
+def production_env(tmp_path, **settings) -> dict:
+    return {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "APP_ENV": "production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        "SECRET_KEY": "ratelimits-secret-key-0123456789abcdef0123",
+        "JWT_ADMIN_SECRET": "ratelimits-admin-secret-0123456789abcdef01",
+        "JWT_ADMIN_REFRESH_SECRET": "ratelimits-admin-refresh-secret-012345678",
+        "JWT_CUSTOMER_SECRET": "ratelimits-customer-secret-0123456789abcde",
+        "JWT_CUSTOMER_REFRESH_SECRET": "ratelimits-customer-refresh-secret-01234",
+        **settings,
+    }
+
+
+def test_flask_db_upgrade_runs_with_redis_rate_limit_storage(
+    empty_database_url, redis_url, key_prefix, tmp_path
+):
+    # Given a production environment that counts rate limits in Redis
+    env = production_env(
+        tmp_path,
+        DATABASE_URL=empty_database_url,
+        RATELIMIT_STORAGE_URI=redis_url,
+        RATELIMIT_KEY_PREFIX=key_prefix,
+    )
+
+    # When the documented migration step runs
+    finished = subprocess.run(
+        ["flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # Then it migrates the database
+    assert finished.returncode == 0, finished.stderr
+    engine = sa.create_engine(_pg_url(empty_database_url))
+    try:
+        assert "customer" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def gunicorn_start_log(tmp_path, **settings) -> list[str]:
+    """gunicorn's own log lines (stderr) from its start until every worker
+    has booted, after which it is stopped."""
+    env = production_env(tmp_path, HOST="127.0.0.1", PORT=str(free_port()), **settings)
+    workers = int(env.get("WEB_CONCURRENCY", "1"))
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            ["gunicorn", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("Booting worker") < workers:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    return log.read_text().splitlines()
+
+
+MEMORY_WARNING = (
+    "[WARNING] RATELIMIT_STORAGE_URI is memory:// and 2 workers serve: each counts rate "
+    "limits on its own, so a client gets up to 2 times every limit "
+    "(set RATELIMIT_STORAGE_URI=redis://host:6379/0 to share the counts)"
+)
+
+
+def test_gunicorn_warns_in_one_line_when_workers_count_rate_limits_alone(tmp_path):
+    # When production starts two workers that keep their counters in memory
+    lines = gunicorn_start_log(tmp_path, WEB_CONCURRENCY="2")
+
+    # Then
+    warnings = [line for line in lines if "[WARNING]" in line]
+    assert len(warnings) == 1, lines
+    assert warnings[0].endswith(MEMORY_WARNING), warnings[0]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"WEB_CONCURRENCY": "1"},
+        {"WEB_CONCURRENCY": "2", "RATELIMIT_STORAGE_URI": REDIS_URL},
+        {"WEB_CONCURRENCY": "2", "RATELIMIT_ENABLED": "false"},
+        {"WEB_CONCURRENCY": "2", "APP_ENV": "development"},
+    ],
+    ids=["one-worker", "redis", "limits-off", "development"],
+)
+def test_gunicorn_does_not_warn_when_rate_limits_are_counted_once(tmp_path, settings):
+    # When
+    lines = gunicorn_start_log(tmp_path, **settings)
+
+    # Then
+    assert [line for line in lines if "[WARNING]" in line] == [], lines
