@@ -66,14 +66,20 @@ def on_starting(server):
 
     A worker that cannot build the app (say ``APP_ENV=production`` without
     ``SECRET_KEY``) would otherwise be replaced again and again; this stops
-    gunicorn at once with the one line that says what to set.
+    gunicorn at once with the one line that says what to set. Production with
+    several workers and rate limits counted in memory gets one warning line:
+    each worker would count alone.
     """
     from dotenv import load_dotenv
 
     load_dotenv()  # as wsgi.py does
     from app.config import ConfigError, load_config
+    from app.ratelimit import per_process_warning
 
     try:
-        load_config(str(Path(__file__).resolve().parent / "instance"))
+        config = load_config(str(Path(__file__).resolve().parent / "instance"))
     except ConfigError as error:
         raise SystemExit(f"configuration error: {error}") from None
+    warning = per_process_warning(config, server.cfg.workers)
+    if warning:
+        server.log.warning(warning)

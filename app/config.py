@@ -23,13 +23,19 @@ SECRET_SETTINGS = (
 )
 
 
-# CONTRACT §7's limits, each overridable as RATELIMIT_<NAME>.
+# The limits of docs/api.md ("Rate limits"), each overridable as RATELIMIT_<NAME>.
 RATE_LIMITS = {
     "TOKENS": "30/minute",  # token endpoints, per client address
     "SIGNUP": "10/hour",  # public sign-up, per client address
     "RESET": "10/minute",  # reset-password requests, per client address
-    "LOGIN_FAILURES": "5/15minutes",  # failed logins of one account before it is locked
     "RESET_EMAILS": "3/hour",  # reset emails to one account
+}
+
+# Failed logins, one limit each (app/login_limits.py), overridable the same way.
+LOGIN_FAILURE_LIMITS = {
+    "LOGIN_FAILURES": "5/15minutes",  # one account from one client address
+    "LOGIN_FAILURES_PER_ADDRESS": "30/15minutes",  # one client address, any account
+    "LOGIN_FAILURES_PER_ACCOUNT": "100/15minutes",  # one account, any address: the ceiling
 }
 
 
@@ -85,6 +91,20 @@ def _limit(env: dict, name: str, default: str) -> str:
         limits.parse_many(value)
     except ValueError:
         raise ConfigError(f"{name} must be a rate limit like '30/minute', got {value!r}") from None
+    return value
+
+
+def _single_limit(env: dict, name: str, default: str) -> str:
+    value = _limit(env, name, default)
+    if len(limits.parse_many(value)) != 1:
+        raise ConfigError(f"{name} must be one rate limit like '5/15minutes', got {value!r}")
+    return value
+
+
+def _whole_seconds(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1 (second), got {value}")
     return value
 
 
@@ -200,7 +220,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         # Seconds to wait for the mail server at each step, connecting included.
         "MAIL_TIMEOUT": _number(env, "MAIL_TIMEOUT", 10.0),
         "MAIL_TEMPLATES_DIR": env.get("MAIL_TEMPLATES_DIR", "").strip() or None,
-        # Rate limits (CONTRACT §7) and CORS.
+        # Rate limits (docs/api.md, "Rate limits") and CORS.
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "").strip() or "customer-service",
@@ -208,6 +228,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
             f"RATELIMIT_{name}": _limit(env, f"RATELIMIT_{name}", default)
             for name, default in RATE_LIMITS.items()
         },
+        **{
+            f"RATELIMIT_{name}": _single_limit(env, f"RATELIMIT_{name}", default)
+            for name, default in LOGIN_FAILURE_LIMITS.items()
+        },
+        # The longest wait, in seconds, of an account past its ceiling.
+        "RATELIMIT_LOGIN_DELAY_MAX": _whole_seconds(env, "RATELIMIT_LOGIN_DELAY_MAX", 900),
         "TRUSTED_PROXIES": _networks(env, "TRUSTED_PROXIES"),
         "CORS_ORIGINS": _names(env.get("CORS_ORIGINS")),
         # Password reset (CONTRACT §5).

@@ -1,13 +1,13 @@
-"""Rate limits (CONTRACT §7), with Flask-Limiter.
+"""Rate limits (docs/api.md, "Rate limits"), with Flask-Limiter.
 
 Routes opt in with :func:`rate_limited`, naming a limit whose value is the
 setting ``RATELIMIT_<NAME>`` (e.g. ``RATELIMIT_TOKENS=30/minute``); the
-limiter is built per app in :func:`init_app`. Two limits are per account
-rather than per client address and are checked by the services themselves:
-the failed-login lock (:func:`check_login_allowed`, :func:`record_failed_login`)
-and the cap on reset emails (:func:`reset_email_allowed`,
-:func:`count_reset_email`). Storage is in memory by default;
-``RATELIMIT_STORAGE_URI=redis://...`` shares the budgets between processes.
+limiter is built per app in :func:`init_app`. The limits on failed logins are
+counted by the login services through :mod:`app.login_limits`; the cap on
+reset emails is per account and checked by the password plugin
+(:func:`reset_email_allowed`, :func:`count_reset_email`). Storage is in memory
+by default; ``RATELIMIT_STORAGE_URI=redis://...`` shares the budgets between
+processes (:func:`per_process_warning` says when it should).
 ``RATELIMIT_ENABLED=false`` switches everything off.
 """
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 import limits
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 
 from app.errors import TooManyRequests
@@ -77,34 +77,6 @@ def _account_key(key: str) -> str:
     return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:{key}"
 
 
-def _login_key(kind: str, email: str) -> str:
-    return _account_key(f"login-failures:{kind}:{email.strip().lower()}")
-
-
-def _retry_after(item: limits.RateLimitItem, key: str) -> int:
-    stats = _limiter().limiter.get_window_stats(item, key)
-    return max(1, math.ceil(stats.reset_time - time.time()))
-
-
-def check_login_allowed(kind: str, email: str) -> None:
-    """429 while the account has had too many failed logins in the window,
-    whatever the password now given."""
-    if not _enabled():
-        return
-    item, key = _account_limit("LOGIN_FAILURES"), _login_key(kind, email)
-    if not _limiter().limiter.test(item, key):
-        retry = _retry_after(item, key)
-        raise TooManyRequests(
-            "Too many failed logins for this account: try again later.",
-            headers={"Retry-After": str(retry)},
-        )
-
-
-def record_failed_login(kind: str, email: str) -> None:
-    if _enabled():
-        _limiter().limiter.hit(_account_limit("LOGIN_FAILURES"), _login_key(kind, email))
-
-
 def _reset_emails_key(customer_id: int) -> str:
     return _account_key(f"reset-emails:{customer_id}")
 
@@ -124,15 +96,26 @@ def count_reset_email(customer_id: int) -> None:
         _limiter().limiter.hit(_account_limit("RESET_EMAILS"), _reset_emails_key(customer_id))
 
 
+def refusal(message: str, retry_after: float) -> TooManyRequests:
+    """A 429 of a service's own limit, whose ``Retry-After`` (whole seconds,
+    at least 1) reaches the client as is. Records it on ``flask.g``."""
+    seconds = str(max(1, math.ceil(retry_after)))
+    g.own_retry_after = seconds
+    return TooManyRequests(message, headers={"Retry-After": seconds})
+
+
 def _standard_headers(response):
     """Flask-Limiter writes the reset as an epoch time and Retry-After on every
-    limited answer; the RateLimit-* headers count seconds, and Retry-After
-    belongs to refusals."""
+    limited answer, raising a service's own Retry-After to the reset of the
+    route's limit; the RateLimit-* headers count seconds, Retry-After belongs
+    to refusals, and a service's refusal says its own wait."""
     reset = response.headers.get("RateLimit-Reset")
     if reset and reset.isdigit() and int(reset) > 10**9:
         response.headers["RateLimit-Reset"] = str(max(0, int(reset) - int(time.time())))
     if response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
+    elif response.status_code == 429 and "own_retry_after" in g:
+        response.headers["Retry-After"] = g.own_retry_after
     return response
 
 
@@ -170,3 +153,18 @@ def init_app(app: Flask) -> None:
             scope=name.lower(),
             exempt_when=exempt_when,
         )(view)
+
+
+def per_process_warning(config: dict, workers: int) -> str | None:
+    """The one line to log when production serves with several processes that
+    each count rate limits in their own memory, else None."""
+    scheme = config["RATELIMIT_STORAGE_URI"].split(":", 1)[0]
+    if config["APP_ENV"] != "production" or not config["RATELIMIT_ENABLED"]:
+        return None
+    if scheme != "memory" or workers <= 1:
+        return None
+    return (
+        f"RATELIMIT_STORAGE_URI is memory:// and {workers} workers serve: each counts rate "
+        f"limits on its own, so a client gets up to {workers} times every limit "
+        "(set RATELIMIT_STORAGE_URI=redis://host:6379/0 to share the counts)"
+    )

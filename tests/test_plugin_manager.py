@@ -301,3 +301,58 @@ def test_password_before_reset_request_rewrites_the_email_before_it_is_recorded(
 
     assert response.status_code == 200, response.json
     assert events() == [("reset_password_submitted", {"email": "john@example.com"})]
+
+
+# --- the customer plugin's login ----------------------------------------------------------
+
+
+class PlusNormaliser:
+    """Rewrites ``name+tag@domain`` to ``name@domain`` on sign-up and login."""
+
+    @staticmethod
+    def _strip(email: str) -> str:
+        local, domain = email.split("@")
+        return f"{local.split('+')[0]}@{domain}"
+
+    @hookimpl
+    def customer_before_create(self, data):
+        data["email"] = self._strip(data["email"])
+
+    @hookimpl
+    def customer_before_login(self, data):
+        data["email"] = self._strip(data["email"])
+
+
+def test_customer_before_login_lets_the_rewritten_address_log_in(client, register_plugin):
+    register_plugin(PlusNormaliser(), name="normaliser")
+    created = sign_up(client, email="john+shop@example.com")
+    assert created.json["data"]["email"] == "john@example.com"
+
+    response = client.post(
+        "/api/customer/tokens",
+        json={"email": "john+shop@example.com", "password": "customer-pass-1"},
+    )
+
+    assert response.status_code == 200, response.json
+
+
+def test_customer_before_login_veto_is_the_clients_answer(client, auth, register_plugin):
+    from app.errors import Forbidden
+
+    class Closed:
+        @hookimpl
+        def customer_before_login(self, data):
+            raise Forbidden("Logins are paused for maintenance.")
+
+    auth.create_customer()
+    register_plugin(Closed(), name="closed")
+
+    response = client.post(
+        "/api/customer/tokens",
+        json={"email": "john.smith@example.com", "password": "customer-pass-1"},
+    )
+
+    assert response.status_code == 403
+    assert response.json == {
+        "error": {"status": 403, "message": "Logins are paused for maintenance."}
+    }

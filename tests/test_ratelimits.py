@@ -1,7 +1,10 @@
-"""Rate limits (CONTRACT §7): the token endpoints' shared budget per client
-address, the lock of an account after failed logins, public sign-up, reset
-requests and the cap on reset emails, the client address behind trusted
-proxies, ``RATELIMIT_ENABLED=false``, and counters shared through Redis.
+"""Rate limits (docs/api.md, "Rate limits"): the token endpoints' shared
+budget per client address; failed logins per account and address, per
+address, and the ceiling of an account with its growing wait; ``flask user
+unlock`` and ``flask customers unlock``; public sign-up, reset requests and
+the cap on reset emails; the client address behind trusted proxies;
+``RATELIMIT_ENABLED=false``; counters shared through Redis, the Redis client
+in a plain install, and gunicorn's warning about counters kept per worker.
 
 The rest of the suite runs with the limits off; here each test switches them
 on with small limits, counted in Redis under a key prefix of its own, so that
@@ -11,15 +14,33 @@ no two tests (nor two runs) ever share a counter.
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import tomllib
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 import sqlalchemy as sa
 
+from app.config import ConfigError, load_config
 from app.db import db
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, IN_CI, Auth
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    IN_CI,
+    PG_URL,
+    Auth,
+    _drop_pg_database,
+    _pg_url,
+)
 from tests.smtp import smtp_server  # noqa: F401 (fixture)
+from tests.gunicorn_server import BIN, ROOT, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -51,6 +72,12 @@ LOCKED = {
     "error": {
         "status": 429,
         "message": "Too many failed logins for this account: try again later.",
+    }
+}
+ADDRESS_LOCKED = {
+    "error": {
+        "status": 429,
+        "message": "Too many failed logins from this address: try again later.",
     }
 }
 SUCCESS = {"data": {"success": True}}
@@ -125,6 +152,26 @@ def customer_login(client, email=CUSTOMER_EMAIL, password=CUSTOMER_PASSWORD, **k
 def bogus_refresh(client, **kwargs):
     """A token request that touches no account: a 401 while the budget lasts."""
     return client.post(CUSTOMER_REFRESH, json={"refreshToken": "not-a-token"}, **kwargs)
+
+
+def client_from(app, address: str):
+    """A test client whose requests come from ``address``."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def concurrently(count: int, request) -> list:
+    """``request(number)`` for each number below ``count``, in as many threads
+    released at the same moment; their answers."""
+    barrier = threading.Barrier(count)
+
+    def run(number):
+        barrier.wait()
+        return request(number)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
 
 
 def forwarded(address: str) -> dict:
@@ -307,7 +354,7 @@ def test_routes_without_a_limit_carry_no_ratelimit_headers(limited):
     assert_no_limit_headers(response)
 
 
-# --- failed logins lock the account -----------------------------------------------------
+# --- failed logins of one account from one address ------------------------------------
 
 
 @pytest.fixture
@@ -473,22 +520,6 @@ def test_admin_login_before_the_limit_is_reached_works(lock_client):
     assert set(response.json["data"]) == {"accessToken", "refreshToken"}
 
 
-def test_login_lock_counts_failures_of_an_account_from_every_address(lock_app):
-    # Given five failed logins of one account, each from another address
-    for number in range(5):
-        client = lock_app.test_client()
-        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{number + 1}"
-        fail_logins(customer_login, client, CUSTOMER_EMAIL, times=1)
-
-    # When the customer logs in from yet another address
-    client = lock_app.test_client()
-    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
-    response = customer_login(client)
-
-    # Then the lock is on the account, not on an address
-    assert_too_many(response, LOCKED, window=15 * 60)
-
-
 def test_login_failures_limit_is_read_from_the_setting(limited):
     # Given a lock after 2 failed logins
     app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES="2/hour")
@@ -501,6 +532,427 @@ def test_login_failures_limit_is_read_from_the_setting(limited):
 
     # Then
     assert_too_many(response, LOCKED, window=3600)
+
+
+def test_failed_logins_from_one_address_leave_the_owner_free_to_log_in_from_another(lock_app):
+    # Given an address that locked itself out of the customer's account
+    attacker = client_from(lock_app, "198.51.100.66")
+    fail_logins(customer_login, attacker, CUSTOMER_EMAIL)
+    assert_too_many(customer_login(attacker), LOCKED, window=15 * 60)
+
+    # When the customer logs in from its own address
+    response = customer_login(client_from(lock_app, "203.0.113.9"))
+
+    # Then no one can lock another person out
+    assert response.status_code == 200, response.json
+    assert set(response.json["data"]) == {"accessToken", "refreshToken"}
+
+
+def test_failed_admin_logins_from_one_address_leave_the_admin_free_to_log_in_from_another(
+    lock_app,
+):
+    # Given
+    attacker = client_from(lock_app, "198.51.100.66")
+    fail_logins(admin_login, attacker, ADMIN_EMAIL)
+    assert_too_many(admin_login(attacker), LOCKED, window=15 * 60)
+
+    # When
+    response = admin_login(client_from(lock_app, "203.0.113.9"))
+
+    # Then
+    assert response.status_code == 200, response.json
+    assert set(response.json["data"]) == {"accessToken", "refreshToken"}
+
+
+def test_failed_logins_of_an_account_spread_over_addresses_lock_none_of_them(lock_app):
+    # Given four failed logins of one account from each of three addresses
+    addresses = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+    for address in addresses:
+        fail_logins(customer_login, client_from(lock_app, address), CUSTOMER_EMAIL, times=4)
+
+    # When the customer logs in from each of them
+    responses = [customer_login(client_from(lock_app, address)) for address in addresses]
+
+    # Then twelve failures of the account lock no address: each had fewer than five
+    assert [response.status_code for response in responses] == [200, 200, 200]
+
+
+def test_login_lock_of_an_address_ends_when_its_window_passes(limited):
+    # Given an address locked out for two seconds
+    app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES="2/2second")
+    setup_auth(app).create_customer()
+    client = app.test_client()
+    fail_logins(customer_login, client, CUSTOMER_EMAIL, times=2)
+    assert_too_many(customer_login(client), LOCKED, window=2)
+
+    # When the window has passed
+    time.sleep(2.1)
+    response = customer_login(client)
+
+    # Then
+    assert response.status_code == 200, response.json
+
+
+def test_successful_login_does_not_count_as_a_failure(lock_client):
+    # Given four failed logins and one that succeeded
+    fail_logins(customer_login, lock_client, CUSTOMER_EMAIL, times=4)
+    assert customer_login(lock_client).status_code == 200
+
+    # When the password is wrong once more, and then again
+    fifth = customer_login(lock_client, password=WRONG_PASSWORD)
+    sixth = customer_login(lock_client, password=WRONG_PASSWORD)
+
+    # Then the fifth failure is still checked, and locks the address out
+    assert fifth.status_code == 401, fifth.json
+    assert fifth.json == INVALID_LOGIN
+    assert_too_many(sixth, LOCKED, window=15 * 60)
+
+
+@pytest.mark.parametrize("storage", ["redis", "memory"])
+def test_concurrent_failed_logins_get_no_more_password_checks_than_the_limit(
+    limited, redis_url, storage
+):
+    # Given a customer whose password takes a while to check
+    app = limited(
+        RATELIMIT_TOKENS=HIGH,
+        RATELIMIT_STORAGE_URI=redis_url if storage == "redis" else "memory://",
+        BCRYPT_ROUNDS=10,
+    )
+    setup_auth(app).create_customer()
+
+    # When twenty wrong passwords arrive at once from one address
+    responses = concurrently(
+        20, lambda _: customer_login(app.test_client(), password=WRONG_PASSWORD)
+    )
+
+    # Then five are checked (401) and the rest refused before any check
+    assert sorted(response.status_code for response in responses) == [401] * 5 + [429] * 15
+    for response in responses:
+        assert response.json == (INVALID_LOGIN if response.status_code == 401 else LOCKED)
+
+
+# --- failed logins per client address, across accounts -----------------------------------
+
+
+def test_failed_logins_from_one_address_across_accounts_stop_at_the_address_limit(limited):
+    # Given an address that failed three logins, each for another account
+    app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="3/15minutes")
+    setup_auth(app).create_customer()
+    client = app.test_client()
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        fail_logins(customer_login, client, email, times=1)
+
+    # When it logs in to a fourth account, with the right password
+    response = customer_login(client)
+
+    # Then it is refused, and gets no token
+    assert_too_many(response, ADDRESS_LOCKED, window=15 * 60)
+    assert "accessToken" not in response.get_data(as_text=True)
+
+
+def test_address_limit_leaves_another_address_free_to_log_in(limited):
+    # Given
+    app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="3/15minutes")
+    setup_auth(app).create_customer()
+    spent = app.test_client()
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        fail_logins(customer_login, spent, email, times=1)
+    assert_too_many(customer_login(spent), ADDRESS_LOCKED, window=15 * 60)
+
+    # When
+    response = customer_login(client_from(app, "203.0.113.9"))
+
+    # Then
+    assert response.status_code == 200, response.json
+
+
+def test_address_limit_counts_admin_and_customer_logins_together(limited):
+    # Given an address that failed two admin logins and one customer login
+    app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="3/15minutes")
+    setup_auth(app).create_customer()
+    client = app.test_client()
+    fail_logins(admin_login, client, "a@example.com", times=1)
+    fail_logins(admin_login, client, "b@example.com", times=1)
+    fail_logins(customer_login, client, "c@example.com", times=1)
+
+    # When it logs in as the admin
+    response = admin_login(client)
+
+    # Then
+    assert_too_many(response, ADDRESS_LOCKED, window=15 * 60)
+
+
+# --- the ceiling of an account across addresses, and its growing wait ---------------------
+
+
+@pytest.fixture
+def ceiling_app(limited):
+    """An account ceiling of 2 failed logins, so that the tests cross it from
+    addresses that each stay far below their own limits; two customers."""
+    app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/15minutes")
+    setup = setup_auth(app)
+    setup.create_customer()
+    setup.create_customer(email=OTHER_EMAIL, password=OTHER_PASSWORD, full_name="Jane Doe")
+    return app
+
+
+def cross_the_ceiling(app, login=None, email=CUSTOMER_EMAIL) -> None:
+    """Two failed logins of the account, each from an address of its own."""
+    for number in (1, 2):
+        fail_logins(login or customer_login, client_from(app, f"198.51.100.{number}"), email, 1)
+
+
+def test_account_past_its_ceiling_refuses_logins_from_every_address(ceiling_app):
+    # Given an account whose failed logins reached its ceiling
+    cross_the_ceiling(ceiling_app)
+
+    # When its owner logs in from another address, with the right password
+    response = customer_login(client_from(ceiling_app, "203.0.113.9"))
+
+    # Then it waits the first second of the delay
+    assert_too_many(response, LOCKED, window=1)
+    assert response.headers["Retry-After"] == "1"
+    assert "accessToken" not in response.get_data(as_text=True)
+
+
+def test_admin_past_its_ceiling_refuses_logins_from_every_address(limited):
+    # Given
+    app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/15minutes")
+    setup_auth(app).create_admin()
+    cross_the_ceiling(app, admin_login, ADMIN_EMAIL)
+
+    # When
+    response = admin_login(client_from(app, "203.0.113.9"))
+
+    # Then
+    assert_too_many(response, LOCKED, window=1)
+
+
+def test_account_past_its_ceiling_lets_one_login_through_once_the_wait_is_over(ceiling_app):
+    # Given
+    cross_the_ceiling(ceiling_app)
+    assert customer_login(client_from(ceiling_app, "203.0.113.9")).status_code == 429
+
+    # When the wait is over
+    time.sleep(1.1)
+    response = customer_login(client_from(ceiling_app, "203.0.113.9"))
+
+    # Then
+    assert response.status_code == 200, response.json
+    assert set(response.json["data"]) == {"accessToken", "refreshToken"}
+
+
+def test_each_failure_past_the_account_ceiling_doubles_the_wait(ceiling_app):
+    # Given an account past its ceiling
+    cross_the_ceiling(ceiling_app)
+    client = client_from(ceiling_app, "203.0.113.9")
+    waits = [customer_login(client).headers["Retry-After"]]
+
+    # When each wait is sat out and the next password is wrong again
+    for _ in range(2):
+        time.sleep(int(waits[-1]) + 0.1)
+        failed = customer_login(client, password=WRONG_PASSWORD)
+        assert failed.status_code == 401, failed.json
+        waits.append(customer_login(client).headers["Retry-After"])
+
+    # Then
+    assert waits == ["1", "2", "4"]
+
+
+def test_wait_past_the_account_ceiling_is_capped_by_the_setting(limited):
+    # Given a ceiling of 2 and waits of at most a second
+    app = limited(
+        RATELIMIT_TOKENS=HIGH,
+        RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/15minutes",
+        RATELIMIT_LOGIN_DELAY_MAX=1,
+    )
+    setup_auth(app).create_customer()
+    cross_the_ceiling(app)
+    client = client_from(app, "203.0.113.9")
+    waits = [customer_login(client).headers["Retry-After"]]
+
+    # When
+    for _ in range(2):
+        time.sleep(1.1)
+        assert customer_login(client, password=WRONG_PASSWORD).status_code == 401
+        waits.append(customer_login(client).headers["Retry-After"])
+
+    # Then
+    assert waits == ["1", "1", "1"]
+
+
+def test_account_past_its_ceiling_checks_one_password_at_a_time(ceiling_app):
+    # Given an account past its ceiling, whose wait is over
+    cross_the_ceiling(ceiling_app)
+    time.sleep(1.1)
+
+    # When ten addresses try a password at once
+    responses = concurrently(
+        10,
+        lambda number: customer_login(
+            client_from(ceiling_app, f"203.0.113.{number + 10}"), password=WRONG_PASSWORD
+        ),
+    )
+
+    # Then one is checked and nine are refused
+    assert sorted(response.status_code for response in responses) == [401] + [429] * 9
+
+
+def test_account_ceiling_leaves_other_accounts_free(ceiling_app):
+    # Given
+    cross_the_ceiling(ceiling_app)
+
+    # When
+    response = customer_login(
+        client_from(ceiling_app, "198.51.100.1"), email=OTHER_EMAIL, password=OTHER_PASSWORD
+    )
+
+    # Then
+    assert response.status_code == 200, response.json
+
+
+# --- unlocking from the command line ---------------------------------------------------------
+
+
+def unlock(app, group: str, email: str):
+    return app.test_cli_runner().invoke(args=[group, "unlock", email])
+
+
+def test_customers_unlock_lifts_the_lock_of_an_address(lock_app, lock_client):
+    # Given a customer locked out from the client's address
+    fail_logins(customer_login, lock_client, CUSTOMER_EMAIL)
+    assert_too_many(customer_login(lock_client), LOCKED, window=15 * 60)
+
+    # When an operator unlocks it
+    result = unlock(lock_app, "customers", CUSTOMER_EMAIL)
+
+    # Then the customer logs in from that address again
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Unlocked the logins of customer {CUSTOMER_EMAIL}.\n"
+    response = customer_login(lock_client)
+    assert response.status_code == 200, response.json
+
+
+def test_user_unlock_lifts_the_lock_of_an_admin(lock_app, lock_client):
+    # Given
+    fail_logins(admin_login, lock_client, ADMIN_EMAIL)
+    assert_too_many(admin_login(lock_client), LOCKED, window=15 * 60)
+
+    # When
+    result = unlock(lock_app, "user", ADMIN_EMAIL)
+
+    # Then
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Unlocked the logins of admin user {ADMIN_EMAIL}.\n"
+    response = admin_login(lock_client)
+    assert response.status_code == 200, response.json
+
+
+def test_customers_unlock_lifts_the_wait_past_the_account_ceiling(ceiling_app):
+    # Given
+    cross_the_ceiling(ceiling_app)
+    client = client_from(ceiling_app, "203.0.113.9")
+    assert customer_login(client).status_code == 429
+
+    # When
+    result = unlock(ceiling_app, "customers", CUSTOMER_EMAIL)
+
+    # Then
+    assert result.exit_code == 0, result.output
+    assert customer_login(client).status_code == 200
+
+
+def test_unlock_finds_the_account_whatever_the_letter_case(lock_app, lock_client):
+    # Given
+    fail_logins(customer_login, lock_client, "John.Smith@Example.com")
+
+    # When
+    result = unlock(lock_app, "customers", " JOHN.SMITH@EXAMPLE.COM ")
+
+    # Then
+    assert result.exit_code == 0, result.output
+    assert customer_login(lock_client).status_code == 200
+
+
+def test_customers_unlock_leaves_the_admin_with_the_same_email_locked(lock_app, lock_client):
+    # Given an admin and a customer of one email, both locked out
+    setup_auth(lock_app).create_admin(email=CUSTOMER_EMAIL, password=ADMIN_PASSWORD)
+    fail_logins(admin_login, lock_client, CUSTOMER_EMAIL)
+    fail_logins(customer_login, lock_client, CUSTOMER_EMAIL)
+
+    # When the customer is unlocked
+    assert unlock(lock_app, "customers", CUSTOMER_EMAIL).exit_code == 0
+
+    # Then the admin stays locked
+    assert customer_login(lock_client).status_code == 200
+    assert_too_many(admin_login(lock_client, email=CUSTOMER_EMAIL), LOCKED, window=15 * 60)
+
+
+def test_unlock_leaves_the_failures_of_an_address_across_accounts_counted(limited):
+    # Given an address past its limit across accounts
+    app = limited(RATELIMIT_TOKENS=HIGH, RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/15minutes")
+    setup_auth(app).create_customer()
+    client = app.test_client()
+    fail_logins(customer_login, client, CUSTOMER_EMAIL, times=2)
+
+    # When the customer is unlocked
+    assert unlock(app, "customers", CUSTOMER_EMAIL).exit_code == 0
+
+    # Then that address is still refused: the limit is its own, not the account's
+    assert_too_many(customer_login(client), ADDRESS_LOCKED, window=15 * 60)
+
+
+def test_unlock_with_memory_storage_fails_saying_it_cannot_reach_the_counters(make_app):
+    # Given counters kept in the web processes' memory
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://")
+
+    # When
+    result = unlock(app, "customers", CUSTOMER_EMAIL)
+
+    # Then
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: RATELIMIT_STORAGE_URI is memory://: the failed-login counters live in each "
+        "web process, out of this command's reach. Restart the web processes to clear them.\n"
+    )
+
+
+def test_unlock_with_limits_off_says_there_is_nothing_to_unlock(make_app):
+    # Given
+    app = make_app(RATELIMIT_ENABLED=False)
+
+    # When
+    result = unlock(app, "user", ADMIN_EMAIL)
+
+    # Then
+    assert result.exit_code == 0, result.output
+    assert result.output == "Rate limits are off (RATELIMIT_ENABLED=false): nothing is locked.\n"
+
+
+# --- what the storage holds ------------------------------------------------------------------
+
+
+def test_login_counters_in_redis_name_no_email(ceiling_app, redis_url, key_prefix):
+    # Given failed logins that wrote every kind of login counter, and an unlock
+    cross_the_ceiling(ceiling_app)
+    assert customer_login(client_from(ceiling_app, "203.0.113.9")).status_code == 429
+    assert unlock(ceiling_app, "customers", CUSTOMER_EMAIL).exit_code == 0
+
+    # When the keys are read
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).scan_iter(f"*{key_prefix}*")]
+
+    # Then no key holds the email or a part of it, and the login counters are
+    # under the prefix
+    login_keys = [key for key in keys if ":login-" in key]
+    assert {key.split(":")[2] for key in login_keys} == {
+        "login-failures",
+        "login-wait",
+        "login-generation",
+    }
+    for key in keys:
+        assert "john" not in key.lower() and "example" not in key.lower(), key
+    for key in login_keys:
+        assert key.startswith(f"LIMITS:{key_prefix}:"), key
 
 
 # --- public sign-up -----------------------------------------------------------------
@@ -952,3 +1404,188 @@ def test_two_apps_with_memory_storage_do_not_share_a_budget(make_app):
     # Then that one has counted nothing yet
     assert response.status_code == 401, response.json
     assert_limit_headers(response, limit=3, remaining=2)
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_failed_login_limits_default_to_the_documented_ones(tmp_path):
+    config = load_config(str(tmp_path), {})
+
+    assert [
+        config["RATELIMIT_LOGIN_FAILURES"],
+        config["RATELIMIT_LOGIN_FAILURES_PER_ADDRESS"],
+        config["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT"],
+        config["RATELIMIT_LOGIN_DELAY_MAX"],
+    ] == ["5/15minutes", "30/15minutes", "100/15minutes", 900]
+
+
+def test_failed_login_limits_are_read_from_the_environment(tmp_path):
+    env = {
+        "RATELIMIT_LOGIN_FAILURES": "3/hour",
+        "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS": "20/hour",
+        "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT": "50/hour",
+        "RATELIMIT_LOGIN_DELAY_MAX": "3600",
+    }
+
+    config = load_config(str(tmp_path), env)
+
+    assert [config[name] for name in env] == ["3/hour", "20/hour", "50/hour", 3600]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RATELIMIT_LOGIN_FAILURES", "5/minute;10/hour"),
+        ("RATELIMIT_LOGIN_FAILURES_PER_ADDRESS", "many"),
+        ("RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT", "100/fortnight"),
+        ("RATELIMIT_LOGIN_DELAY_MAX", "0"),
+        ("RATELIMIT_LOGIN_DELAY_MAX", "soon"),
+    ],
+)
+def test_a_malformed_failed_login_setting_stops_start_up(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_config(str(tmp_path), {name: value})
+
+
+# --- installing and starting -------------------------------------------------------------
+
+
+def test_plain_install_as_the_dockerfile_does_carries_the_redis_client():
+    # Given the Dockerfile installs the project without extras
+    assert re.findall(r"^RUN pip install (\S+)$", (ROOT / "Dockerfile").read_text(), re.M) == ["."]
+
+    # When the project's own requirements are read
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {re.match(r"[\w.-]+", line).group(0).lower() for line in project["dependencies"]}
+
+    # Then the Redis client that RATELIMIT_STORAGE_URI=redis://… needs is among them
+    assert "redis" in core
+
+
+@pytest.fixture
+def empty_database_url(backend, tmp_path):
+    """A database with no tables yet, on this test's backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    url = _pg_url(PG_URL)
+    name = f"{url.database}_ratelimits_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    made = url.set(database=name).render_as_string(hide_password=False)
+    yield made
+    _drop_pg_database(made)
+
+
+def production_env(tmp_path, **settings) -> dict:
+    return {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "APP_ENV": "production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        "SECRET_KEY": "ratelimits-secret-key-0123456789abcdef0123",
+        "JWT_ADMIN_SECRET": "ratelimits-admin-secret-0123456789abcdef01",
+        "JWT_ADMIN_REFRESH_SECRET": "ratelimits-admin-refresh-secret-012345678",
+        "JWT_CUSTOMER_SECRET": "ratelimits-customer-secret-0123456789abcde",
+        "JWT_CUSTOMER_REFRESH_SECRET": "ratelimits-customer-refresh-secret-01234",
+        **settings,
+    }
+
+
+def test_flask_db_upgrade_runs_with_redis_rate_limit_storage(
+    empty_database_url, redis_url, key_prefix, tmp_path
+):
+    # Given a production environment that counts rate limits in Redis
+    env = production_env(
+        tmp_path,
+        DATABASE_URL=empty_database_url,
+        RATELIMIT_STORAGE_URI=redis_url,
+        RATELIMIT_KEY_PREFIX=key_prefix,
+    )
+
+    # When the documented migration step runs
+    finished = subprocess.run(
+        ["flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # Then it migrates the database
+    assert finished.returncode == 0, finished.stderr
+    engine = sa.create_engine(_pg_url(empty_database_url))
+    try:
+        assert "customer" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def gunicorn_start_log(tmp_path, **settings) -> list[str]:
+    """gunicorn's own log lines (stderr) from its start until every worker
+    has booted, after which it is stopped."""
+    env = production_env(tmp_path, HOST="127.0.0.1", PORT=str(free_port()), **settings)
+    workers = int(env.get("WEB_CONCURRENCY", "1"))
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            ["gunicorn", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("Booting worker") < workers:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    return log.read_text().splitlines()
+
+
+MEMORY_WARNING = (
+    "[WARNING] RATELIMIT_STORAGE_URI is memory:// and 2 workers serve: each counts rate "
+    "limits on its own, so a client gets up to 2 times every limit "
+    "(set RATELIMIT_STORAGE_URI=redis://host:6379/0 to share the counts)"
+)
+
+
+def test_gunicorn_warns_in_one_line_when_workers_count_rate_limits_alone(tmp_path):
+    # When production starts two workers that keep their counters in memory
+    lines = gunicorn_start_log(tmp_path, WEB_CONCURRENCY="2")
+
+    # Then
+    warnings = [line for line in lines if "[WARNING]" in line]
+    assert len(warnings) == 1, lines
+    assert warnings[0].endswith(MEMORY_WARNING), warnings[0]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"WEB_CONCURRENCY": "1"},
+        {"WEB_CONCURRENCY": "2", "RATELIMIT_STORAGE_URI": REDIS_URL},
+        {"WEB_CONCURRENCY": "2", "RATELIMIT_ENABLED": "false"},
+        {"WEB_CONCURRENCY": "2", "APP_ENV": "development"},
+    ],
+    ids=["one-worker", "redis", "limits-off", "development"],
+)
+def test_gunicorn_does_not_warn_when_rate_limits_are_counted_once(tmp_path, settings):
+    # When
+    lines = gunicorn_start_log(tmp_path, **settings)
+
+    # Then
+    assert [line for line in lines if "[WARNING]" in line] == [], lines

@@ -1,4 +1,5 @@
-"""``flask user create``: admin users are made from the command line."""
+"""``flask user create``: admin users are made from the command line;
+``flask user unlock`` lifts an admin's failed-login locks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask.cli import AppGroup
 
 from app.auth import service
 from app.errors import AppError
+from app.login_limits import CountersOutOfReach
 
 user_cli = AppGroup("user", help="Manage admin users.")
 
@@ -29,3 +31,18 @@ def create_user(email: str, password: str, full_name: str | None) -> None:
     except AppError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Created admin user {user.email} ({user.uuid})")
+
+
+@user_cli.command("unlock")
+@click.argument("email")
+def unlock_user(email: str) -> None:
+    """Lift the failed-login locks of an admin: from every address, and the
+    wait past the account's ceiling (docs/api.md, "Rate limits")."""
+    try:
+        unlocked = service.unlock_logins(email)
+    except CountersOutOfReach as error:
+        raise click.ClickException(str(error)) from None
+    if not unlocked:
+        click.echo("Rate limits are off (RATELIMIT_ENABLED=false): nothing is locked.")
+        return
+    click.echo(f"Unlocked the logins of admin user {email.strip()}.")

@@ -9,8 +9,8 @@ from app.auth.models import AdminUser
 from app.db import db
 from app.emails import InvalidEmail, lookup_key, normalize_email
 from app.errors import Conflict, Unauthorized, ValidationError
+from app.login_limits import begin_login, unlock
 from app.passwords import check_password_rules, hash_password, verify_password
-from app.ratelimit import check_login_allowed, record_failed_login
 from app.transactions import transaction
 
 INVALID_LOGIN = "Invalid email or password"
@@ -40,14 +40,25 @@ def create_admin_user(email: str, password: str, full_name: str | None) -> Admin
 
 
 def login(email: str, password: str) -> dict:
-    """Return an access and a refresh token for an active admin, else 401."""
-    check_login_allowed("admin", email)
+    """Return an access and a refresh token for an active admin, else 401.
+
+    Counted against the failed-login limits before the password is checked
+    (429 past them); a right password gives the count back.
+    """
+    attempt = begin_login("admin", email)
     user = _by_email(email)
     ok = verify_password(password, user.password if user else None)
     if not ok or not user.status:
-        record_failed_login("admin", email)
+        attempt.failed()
         raise Unauthorized(INVALID_LOGIN)
+    attempt.succeeded()
     return tokens.issue_pair("admin", user.to_identity(), user.token_version)
+
+
+def unlock_logins(email: str) -> bool:
+    """Lift the failed-login locks of the admin account ``email`` (see
+    :func:`app.login_limits.unlock`); False when rate limits are off."""
+    return unlock("admin", email)
 
 
 def active_admin(claims: dict) -> AdminUser | None:

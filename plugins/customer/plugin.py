@@ -1,4 +1,5 @@
-"""Wires the customer plugin into the service."""
+"""Wires the customer plugin into the service: its routes, the ``flask customers``
+commands, the account behind a customer token and its GraphQL types."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ def register_blueprints():
     from plugins.customer.routes import blp
 
     return [blp]
+
+
+@hookimpl
+def register_commands(cli):
+    from plugins.customer.cli import customers_cli
+
+    cli.add_command(customers_cli)
 
 
 @hookimpl

@@ -153,7 +153,7 @@ def delete_customer(customer_uuid):
 @blp.response(200, TokenPairEnvelope)
 def issue_customer_tokens(body):
     """Log a customer in: an access and a refresh token."""
-    return {"data": service.login(body["email"], body["password"])}
+    return {"data": service.login(body["email"], body["password"], hook_context())}
 
 
 @blp.post("/customer/token/refresh")

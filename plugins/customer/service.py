@@ -16,9 +16,9 @@ from app.db import as_utc, db, utcnow
 from app.emails import lookup_key
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.events import emit
+from app.login_limits import begin_login, unlock
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.plugins import HookContext, hooks
-from app.ratelimit import check_login_allowed, record_failed_login
 from app.transactions import transaction
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.queries import build_customer_query
@@ -188,15 +188,30 @@ def _by_email(email: str) -> Customer | None:
     )
 
 
-def login(email: str, password: str) -> dict:
-    """An access and a refresh token for an active customer, else 401."""
-    check_login_allowed("customer", email)
+def login(email: str, password: str, context: HookContext) -> dict:
+    """An access and a refresh token for an active customer, else 401.
+
+    ``customer_before_login`` hooks may rewrite the email first. Counted
+    against the failed-login limits before the password is checked (429 past
+    them); a right password gives the count back.
+    """
+    data = {"email": email}
+    hooks().customer_before_login(data=data, context=context)
+    email = data["email"]
+    attempt = begin_login("customer", email)
     customer = _by_email(email)
     ok = verify_password(password, customer.password if customer else None)
     if not ok or customer.status != 1:
-        record_failed_login("customer", email)
+        attempt.failed()
         raise Unauthorized(INVALID_LOGIN)
+    attempt.succeeded()
     return tokens.issue_pair("customer", customer.to_identity(), customer.token_version)
+
+
+def unlock_logins(email: str) -> bool:
+    """Lift the failed-login locks of the customer account ``email`` (see
+    :func:`app.login_limits.unlock`); False when rate limits are off."""
+    return unlock("customer", email)
 
 
 def active_customer(claims: dict) -> Customer | None:
