@@ -6,7 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export FLASK_APP := wsgi
 
-.PHONY: install run migrate test lint format clean bench bench-smoke bench-scale
+.PHONY: install run migrate test lint format clean bench bench-smoke bench-scale \
+	evershop-install test-evershop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,18 @@ run: migrate
 # The whole suite, on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The real EverShop 2.2.1 beside the service (docs/evershop.md): npm install and
+# production build into EVERSHOP_CACHE (default ~/.cache/evershop-customer-service/),
+# once; a few minutes cold, a second when cached.
+evershop-install: install
+	$(BIN)/python scripts/evershop.py install
+
+# The coexistence suite against that EverShop, on PostgreSQL only; fails when
+# EverShop cannot be installed.
+test-evershop: evershop-install
+	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}" \
+		$(BIN)/python -m pytest tests/evershop -m evershop $(PYTEST_ARGS)
 
 # Load benchmarks against gunicorn + the local PostgreSQL (docs/performance.md).
 bench: install
