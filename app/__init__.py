@@ -7,11 +7,11 @@ import logging
 import flask_smorest
 from flask import Flask
 
-from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit
+from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit, settings
 from app.auth import tokens
 from app.config import load_config
 from app.db import db, init_outage_handling, migrate
-from app.plugins import build_plugin_manager, collect
+from app.plugins import build_plugin_manager, collect, contributions
 
 
 def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
@@ -45,6 +45,9 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
 
     pm = build_plugin_manager(app.config)
     app.extensions["plugins"] = pm
+    declared = contributions(pm, "register_settings")
+    app.extensions["plugin_settings"] = declared
+    settings.load(declared, app.config, env)
     with app.app_context():
         for blueprint in collect("register_blueprints", app=app):
             if isinstance(blueprint, flask_smorest.Blueprint):

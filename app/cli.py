@@ -31,6 +31,9 @@ def plugins_command(ctx: click.Context) -> None:
             click.echo(f"  requires: {', '.join(info.requires)}")
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
         click.echo(f"  hooks: {', '.join(hooks) or '(none)'}")
+        for setting in current_app.extensions["plugin_settings"].get(name, []):
+            value = setting.shown(current_app.config.get(setting.name))
+            click.echo(f"  setting: {setting.name}={value}  {setting.help}".rstrip())
 
 
 events_cli = AppGroup("events", help="Deliver the events in the outbox, and see the failed ones.")

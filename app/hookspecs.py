@@ -113,6 +113,21 @@ def register_commands(cli: AppGroup) -> None:
 
 
 @hookspec
+def register_settings() -> Any:
+    """Return the settings this plugin reads, as :class:`app.plugin_api.Setting`
+    objects (name, type, default, whether required or secret, help).
+
+    Called once while the app is built. Each setting is read from the
+    environment variable of its name, parsed and checked, and put in
+    ``current_app.config[name]``; a bad value stops start-up with one line
+    naming the plugin. ``flask plugins`` lists them, secrets masked. Prefix
+    the names with your plugin's (``LOYALTY_POINTS_ON_SIGNUP``).
+
+    :return: a setting or a list of them.
+    """
+
+
+@hookspec
 def password_rules() -> Callable[[str], str | None] | list | None:
     """Return extra rules every new password must pass.
 

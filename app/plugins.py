@@ -82,6 +82,21 @@ class PluginInfo:
 
 
 @dataclass(frozen=True)
+class Attributed:
+    """What one plugin returned from a contribution hook whose answers the core
+    needs to know the source of (settings, migrations, templates)."""
+
+    plugin: str
+    value: Any
+
+
+# Hooks whose answers are wrapped in Attributed, naming the plugin.
+ATTRIBUTED_HOOKS = frozenset(
+    {"register_settings", "register_migrations", "register_mail_templates", "register_events"}
+)
+
+
+@dataclass(frozen=True)
 class Subscription:
     """One event handler of one plugin (what ``subscribe`` returns, named)."""
 
@@ -111,6 +126,19 @@ def _guard(function, plugin_name: str, hook_name: str):
             return named_handlers
 
         return named
+
+    if hook_name in ATTRIBUTED_HOOKS:
+
+        @functools.wraps(function)
+        def attributed(*args):
+            try:
+                value = function(*args)
+            except Exception:
+                log.exception("plugin %s failed in %s", plugin_name, hook_name)
+                raise
+            return None if value is None else Attributed(plugin_name, value)
+
+        return attributed
 
     if _isolated(hook_name):
 
@@ -257,6 +285,17 @@ def plugin_manager() -> PluginManager:
 def hooks():
     """The hooks of the current app's plugins: ``hooks().customer_before_create(...)``."""
     return current_app.extensions["plugins"].hook
+
+
+def contributions(pm: PluginManager, hook_name: str, **kwargs) -> dict[str, list]:
+    """What each plugin returned from an attributed hook, as lists, by plugin name."""
+    found: dict[str, list] = {}
+    for answer in getattr(pm.hook, hook_name)(**kwargs):
+        value = answer.value
+        found.setdefault(answer.plugin, []).extend(
+            value if isinstance(value, list | tuple) else [value]
+        )
+    return found
 
 
 def collect(hook_name: str, **kwargs) -> list:

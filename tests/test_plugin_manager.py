@@ -356,3 +356,73 @@ def test_customer_before_login_veto_is_the_clients_answer(client, auth, register
     assert response.json == {
         "error": {"status": 403, "message": "Logins are paused for maintenance."}
     }
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+SETTINGS_PLUGIN = {
+    "loyalty_settings.py": """
+        import pluggy
+
+        from app.settings import Setting
+
+        hookimpl = pluggy.HookimplMarker("evershop")
+
+        @hookimpl
+        def register_settings():
+            return [
+                Setting("LOYALTY_POINTS_ON_SIGNUP", int, default=10, minimum=0,
+                        help="points a new customer gets"),
+                Setting("LOYALTY_API_KEY", str, default="", secret=True),
+            ]
+    """
+}
+
+
+def test_register_settings_puts_the_parsed_value_in_the_config(make_app, site_dir, monkeypatch):
+    site_dir(SETTINGS_PLUGIN)
+    monkeypatch.setenv("LOYALTY_POINTS_ON_SIGNUP", " 50 ")
+
+    app = make_app(PLUGINS=["loyalty_settings"])
+
+    assert app.config["LOYALTY_POINTS_ON_SIGNUP"] == 50
+
+
+def test_register_settings_default_applies_when_the_variable_is_unset(make_app, site_dir):
+    site_dir(SETTINGS_PLUGIN)
+
+    app = make_app(PLUGINS=["loyalty_settings"])
+
+    assert app.config["LOYALTY_POINTS_ON_SIGNUP"] == 10
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"), [("many", "must be a whole number"), ("-3", "must be at least 0")]
+)
+def test_register_settings_bad_value_stops_start_up_naming_the_plugin(
+    make_app, site_dir, monkeypatch, raw, problem
+):
+    site_dir(SETTINGS_PLUGIN)
+    monkeypatch.setenv("LOYALTY_POINTS_ON_SIGNUP", raw)
+
+    with pytest.raises(ConfigError) as raised:
+        make_app(PLUGINS=["loyalty_settings"])
+
+    assert str(raised.value) == (
+        f"plugin loyalty_settings: LOYALTY_POINTS_ON_SIGNUP {problem}, got {raw!r}"
+    )
+
+
+def test_flask_plugins_shows_settings_with_secrets_masked(make_app, site_dir, monkeypatch):
+    site_dir(SETTINGS_PLUGIN)
+    monkeypatch.setenv("LOYALTY_API_KEY", "k-0123456789")
+    app = make_app(PLUGINS=["loyalty_settings"])
+
+    result = app.test_cli_runner().invoke(args=["plugins"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "  setting: LOYALTY_POINTS_ON_SIGNUP=10  points a new customer gets" in lines
+    assert "  setting: LOYALTY_API_KEY=***" in lines
+    assert "k-0123456789" not in result.output
