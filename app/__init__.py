@@ -37,7 +37,6 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     tokens.init_app(app)
     http.init_app(app)
     events.init_app(app)
-    mail.init_app(app)
     health.init_app(app)
     app.before_request(app.extensions["events"].start_polling)
     api = openapi.init_app(app)
@@ -48,6 +47,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     declared = contributions(pm, "register_settings")
     app.extensions["plugin_settings"] = declared
     settings.load(declared, app.config, env)
+    mail.init_app(app)
     with app.app_context():
         for blueprint in collect("register_blueprints", app=app):
             if isinstance(blueprint, flask_smorest.Blueprint):

@@ -43,6 +43,8 @@ import pluggy
 from flask import Flask
 from flask.cli import AppGroup
 
+from app.mail import OutgoingMail
+
 hookspec = pluggy.HookspecMarker("evershop")
 
 
@@ -124,6 +126,39 @@ def register_settings() -> Any:
     the names with your plugin's (``LOYALTY_POINTS_ON_SIGNUP``).
 
     :return: a setting or a list of them.
+    """
+
+
+@hookspec
+def register_mail_templates() -> Any:
+    """Return a folder of email templates this plugin ships.
+
+    Called once while the app is built. A template is found by its file name
+    in ``MAIL_TEMPLATES_DIR`` first (the store's), then in the plugins'
+    folders, a plugin loaded later before one loaded earlier (so an installed
+    plugin's ``reset_password.html`` overrides the built-in one), then in the
+    built-in plugins' own. An email ``name`` is rendered from
+    ``<name>_subject.txt``, ``<name>.txt`` and, if found, ``<name>.html``
+    (:func:`app.plugin_api.render_mail`).
+
+    :return: a :class:`pathlib.Path` or a path as text, or None.
+    """
+
+
+@hookspec
+def mail_before_send(message: OutgoingMail) -> None:
+    """Called for every email just before it is handed to the mail server.
+
+    Runs where the email is sent: in the process that delivers events (the
+    reset email), outside any transaction.
+
+    :param message: an :class:`app.plugin_api.OutgoingMail` (``to``,
+        ``subject``, ``text``, ``html``, ``template``), which the hook may change
+        in place (a footer, a BCC-free rewrite of ``to`` in a staging
+        environment). Call ``message.cancel(reason)`` to stop it being sent:
+        the caller is told, and a reset email then keeps no token and is not
+        retried. An exception fails the sending, which the event path retries.
+    :return: ignored.
     """
 
 

@@ -39,8 +39,8 @@ from tests.conftest import (
     _drop_pg_database,
     _pg_url,
 )
-from tests.smtp import smtp_server  # noqa: F401 (fixture)
 from tests.gunicorn_server import BIN, ROOT, free_port
+from tests.smtp import smtp_server  # noqa: F401 (fixture)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

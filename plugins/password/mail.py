@@ -1,6 +1,7 @@
-"""The reset email: subject, plain-text and HTML bodies from templates that a
-store may override by putting files of the same names in ``MAIL_TEMPLATES_DIR``:
-``reset_password_subject.txt``, ``reset_password.txt``, ``reset_password.html``."""
+"""The reset email, rendered from the templates ``reset_password_subject.txt``,
+``reset_password.txt`` and ``reset_password.html`` (this plugin's own, which a
+store overrides with files of the same names in ``MAIL_TEMPLATES_DIR`` or in a
+plugin's ``register_mail_templates`` folder)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,14 @@ def reset_link(token: str) -> str:
     return f"{current_app.config['STOREFRONT_URL']}/reset-password?{urlencode({'token': token})}"
 
 
-def send_reset_email(customer: dict, token: str) -> None:
-    """Render and send the email; raises if the mail server does not take it."""
-    env = mail.template_environment(TEMPLATES)
-    values = {
-        "customer": customer,
-        "link": reset_link(token),
-        "lifetime_hours": current_app.config["RESET_PASSWORD_TOKEN_LIFETIME"] // 3600,
-    }
-    subject = env.get_template("reset_password_subject.txt").render(values).strip()
-    text = env.get_template("reset_password.txt").render(values)
-    html = env.get_template("reset_password.html").render(values)
-    mail.send(customer["email"], subject, text, html)
+def send_reset_email(customer: dict, token: str) -> bool:
+    """Render and send the email; False when a ``mail_before_send`` hook
+    cancelled it; raises if the mail server does not take it."""
+    message = mail.render(
+        "reset_password",
+        to=customer["email"],
+        customer=customer,
+        link=reset_link(token),
+        lifetime_hours=current_app.config["RESET_PASSWORD_TOKEN_LIFETIME"] // 3600,
+    )
+    return mail.send(message)

@@ -36,3 +36,10 @@ def register_hookspecs():
     from plugins.password import hookspecs
 
     return hookspecs
+
+
+@hookimpl
+def register_mail_templates():
+    from plugins.password.mail import TEMPLATES
+
+    return TEMPLATES

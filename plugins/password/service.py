@@ -73,20 +73,27 @@ def on_reset_submitted(event: Event) -> None:
         db.session.flush()
         token_id = stored.reset_password_token_id
     try:
-        send_reset_email(shown, token)
+        sent = send_reset_email(shown, token)
     except Exception:
         # Never mailed: nobody can use it. The retry makes a new one.
-        with transaction():
-            db.session.execute(
-                sa.delete(ResetPasswordToken).where(
-                    ResetPasswordToken.reset_password_token_id == token_id
-                )
-            )
+        _delete_token(token_id)
         raise
+    if not sent:  # a plugin cancelled the email
+        _delete_token(token_id)
+        return
     count_reset_email(shown["customer_id"])
     with transaction():
         emit("reset_password_requested", shown)
     hooks().password_after_reset_request(customer=dict(shown), context=HookContext())
+
+
+def _delete_token(token_id: int) -> None:
+    with transaction():
+        db.session.execute(
+            sa.delete(ResetPasswordToken).where(
+                ResetPasswordToken.reset_password_token_id == token_id
+            )
+        )
 
 
 def _valid_token(digest: str) -> ResetPasswordToken | None:
