@@ -59,6 +59,8 @@ LEASE_MARGIN = 5.0
 
 class EventOutbox(db.Model):
     __tablename__ = "event_outbox"
+    # SQLite would reuse the ids of deleted rows; ids are sequences.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     event_outbox_id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -86,6 +88,24 @@ class EventOutbox(db.Model):
 
 
 @dataclass(frozen=True)
+class EventType:
+    """An event a plugin emits, declared through ``register_events`` so that
+    subscribers and the reference docs know its name and payload.
+
+    :param name: past tense, domain first (``customer_registered``).
+    :param description: when it is emitted, in one sentence.
+    :param payload: the marshmallow schema of its payload.
+    """
+
+    name: str
+    description: str
+    payload: type | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class Event:
     """What a subscriber receives."""
 
@@ -97,14 +117,15 @@ class Event:
     sequence: int = 0  # grows with the order of commits (see the module's docstring)
 
 
-def emit(name: str, payload: dict) -> None:
+def emit(name: str | EventType, payload: dict) -> None:
     """Add an event to the current transaction; it commits or rolls back with it.
 
-    ``payload`` is the object as the API shows it: never put a password hash in it.
+    ``name`` is a declared :class:`EventType` (or its name). ``payload`` is the
+    object as the API shows it: never put a password hash in it.
     """
     now = utcnow()
     event = EventOutbox(
-        name=name,
+        name=str(name),
         payload=payload,
         created_at=now,
         next_attempt_at=now,

@@ -163,6 +163,19 @@ def mail_before_send(message: OutgoingMail) -> None:
 
 
 @hookspec
+def register_events() -> Any:
+    """Return the events this plugin emits, as :class:`app.plugin_api.EventType`
+    objects (name, description, payload schema).
+
+    Called once while the app is built. Subscribers and the reference in
+    docs/plugin-reference.md rely on them; emit only declared events, with
+    :func:`app.plugin_api.emit`.
+
+    :return: an event type or a list of them.
+    """
+
+
+@hookspec
 def password_rules() -> Callable[[str], str | None] | list | None:
     """Return extra rules every new password must pass.
 

@@ -16,7 +16,14 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("event_outbox") as batch:
+    # On SQLite the table is rebuilt with AUTOINCREMENT, so that an event's id
+    # (its sequence) is never reused after the outbox empties.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table(
+        "event_outbox",
+        recreate="always" if sqlite else "auto",
+        table_kwargs={"sqlite_autoincrement": True},
+    ) as batch:
         batch.add_column(sa.Column("locked_until", sa.DateTime(timezone=True)))
         batch.add_column(sa.Column("locked_by", sa.String(100)))
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True)))

@@ -36,3 +36,10 @@ def register_hookspecs():
     from plugins.address import hookspecs
 
     return hookspecs
+
+
+@hookimpl
+def register_events():
+    from plugins.address.events import EVENTS
+
+    return EVENTS

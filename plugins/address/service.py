@@ -17,6 +17,7 @@ from app.errors import NotFound, ValidationError
 from app.events import emit
 from app.plugins import HookContext, collect, hooks
 from app.transactions import transaction
+from plugins.address import events
 from plugins.address.models import ADDRESS_FIELDS, CustomerAddress
 from plugins.customer.models import Customer
 
@@ -84,7 +85,7 @@ def _clear_default(customer: Customer, keep: CustomerAddress | None = None) -> N
     current.is_default = False
     current.updated_at = utcnow()
     db.session.flush()
-    emit("address_updated", current.to_dict(str(customer.uuid)))
+    emit(events.ADDRESS_UPDATED, current.to_dict(str(customer.uuid)))
 
 
 def create_address(customer_uuid: uuid.UUID, data: dict, context: HookContext) -> dict:
@@ -116,7 +117,7 @@ def create_address(customer_uuid: uuid.UUID, data: dict, context: HookContext) -
         db.session.add(address)
         db.session.flush()
         shown = address.to_dict(str(customer.uuid))
-        emit("address_created", shown)
+        emit(events.ADDRESS_CREATED, shown)
     hooks().address_after_create(address=dict(shown), context=context)
     return shown
 
@@ -149,7 +150,7 @@ def update_address(
         if changes:
             address.updated_at = utcnow()
             db.session.flush()
-            emit("address_updated", address.to_dict(str(customer.uuid)))
+            emit(events.ADDRESS_UPDATED, address.to_dict(str(customer.uuid)))
         shown = address.to_dict(str(customer.uuid))
     if changes:
         hooks().address_after_update(address=dict(shown), changes=list(changes), context=context)
@@ -166,7 +167,7 @@ def delete_address(customer_uuid: uuid.UUID, address_uuid: uuid.UUID, context: H
         hooks().address_before_delete(address=dict(shown), context=context)
         db.session.delete(address)
         db.session.flush()
-        emit("address_deleted", shown)
+        emit(events.ADDRESS_DELETED, shown)
     hooks().address_after_delete(address=dict(shown), context=context)
     return shown
 

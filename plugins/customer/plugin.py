@@ -42,3 +42,10 @@ def register_hookspecs():
     from plugins.customer import hookspecs
 
     return hookspecs
+
+
+@hookimpl
+def register_events():
+    from plugins.customer.events import EVENTS
+
+    return EVENTS

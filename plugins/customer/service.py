@@ -20,6 +20,7 @@ from app.login_limits import begin_login, unlock
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.plugins import HookContext, hooks
 from app.transactions import transaction
+from plugins.customer import events
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.queries import build_customer_query
 
@@ -96,7 +97,7 @@ def create_customer(data: dict, context: HookContext) -> dict:
         db.session.add(customer)
         db.session.flush()
         shown = customer.to_dict()
-        emit("customer_registered" if customer.status == 1 else "account_created", shown)
+        emit(events.CUSTOMER_REGISTERED if customer.status == 1 else events.ACCOUNT_CREATED, shown)
         return shown
 
     shown = _committing(work)
@@ -135,7 +136,7 @@ def update_customer(customer_uuid: uuid.UUID, data: dict, context: HookContext) 
         if changes:
             customer.updated_at = now
             db.session.flush()
-            emit("customer_updated", customer.to_dict())
+            emit(events.CUSTOMER_UPDATED, customer.to_dict())
         return customer.to_dict(), changes
 
     shown, changes = _committing(work)
@@ -154,7 +155,7 @@ def delete_customer(customer_uuid: uuid.UUID, context: HookContext) -> dict:
         hooks().customer_before_delete(customer=dict(shown), context=context)
         db.session.delete(customer)
         db.session.flush()
-        emit("customer_deleted", shown)
+        emit(events.CUSTOMER_DELETED, shown)
         return shown
 
     with transaction():

@@ -17,9 +17,10 @@ def register_blueprints():
 
 @hookimpl
 def subscribe():
-    from plugins.password.service import SUBMITTED, on_reset_submitted
+    from plugins.password.events import RESET_PASSWORD_SUBMITTED
+    from plugins.password.service import on_reset_submitted
 
-    return {SUBMITTED: on_reset_submitted}
+    return {RESET_PASSWORD_SUBMITTED.name: on_reset_submitted}
 
 
 @hookimpl
@@ -43,3 +44,10 @@ def register_mail_templates():
     from plugins.password.mail import TEMPLATES
 
     return TEMPLATES
+
+
+@hookimpl
+def register_events():
+    from plugins.password.events import EVENTS
+
+    return EVENTS

@@ -29,10 +29,10 @@ from app.plugins import HookContext, hooks
 from app.ratelimit import count_reset_email, reset_email_allowed
 from app.transactions import transaction
 from plugins.customer.models import Customer
+from plugins.password import events
 from plugins.password.mail import send_reset_email
 from plugins.password.models import ResetPasswordToken
 
-SUBMITTED = "reset_password_submitted"
 TOKEN_INVALID = "Token is invalid or expired"
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 512  # ours are 43 characters; longer is refused unhashed
@@ -48,7 +48,7 @@ def request_reset(email: str, context: HookContext) -> None:
     data = {"email": email}
     with transaction():
         hooks().password_before_reset_request(data=data, context=context)
-        emit(SUBMITTED, {"email": data["email"]})
+        emit(events.RESET_PASSWORD_SUBMITTED, {"email": data["email"]})
 
 
 def on_reset_submitted(event: Event) -> None:
@@ -83,7 +83,7 @@ def on_reset_submitted(event: Event) -> None:
         return
     count_reset_email(shown["customer_id"])
     with transaction():
-        emit("reset_password_requested", shown)
+        emit(events.RESET_PASSWORD_REQUESTED, shown)
     hooks().password_after_reset_request(customer=dict(shown), context=HookContext())
 
 
@@ -151,7 +151,7 @@ def update_password(token: str, password: str, context: HookContext) -> None:
         customer.updated_at = now
         db.session.flush()
         shown = customer.to_dict()
-        emit("password_updated", shown)
+        emit(events.PASSWORD_UPDATED, shown)
     hooks().password_after_update(customer=dict(shown), context=context)
 
 
