@@ -8,7 +8,7 @@ import flask_smorest
 from flask import Flask
 
 from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit
-from app.auth import tokens
+from app.auth import guards, tokens
 from app.config import load_config
 from app.db import db, migrate
 from app.plugins import build_plugin_manager, collect
@@ -36,6 +36,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     tokens.init_app(app)
     http.init_app(app)
+    guards.init_app(app)
     events.init_app(app)
     mail.init_app(app)
     health.init_app(app)
