@@ -9,9 +9,11 @@ from flask import Flask
 
 from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit
 from app.auth import guards, tokens
-from app.config import load_config
+from app.config import load_config, startup_warnings
 from app.db import db, migrate
 from app.plugins import build_plugin_manager, collect
+
+log = logging.getLogger(__name__)
 
 
 def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
@@ -31,6 +33,8 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     )
     app.json.sort_keys = False
     _configure_logging(app)
+    for warning in startup_warnings(app.config):
+        log.warning(warning)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
