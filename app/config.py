@@ -29,6 +29,17 @@ APP_ENVS = ("development", "production")
 # at least its hash's size: docs/operations.md).
 MIN_JWT_SECRET_BYTES = 32
 
+# GraphQL limits (docs/api.md, "GraphQL limits"), each overridable as
+# GRAPHQL_PUBLIC_<NAME> (/api/graphql) and GRAPHQL_ADMIN_<NAME> (/api/admin/graphql).
+GRAPHQL_LIMITS = {
+    # name: (public default, admin default)
+    "MAX_BODY_BYTES": (16 * 1024, 64 * 1024),  # request body
+    "MAX_TOKENS": (1000, 5000),  # lexical tokens of the query, comments included
+    "MAX_DEPTH": (8, 15),  # fields nested within fields
+    "MAX_FIELDS": (200, 1000),  # field selections, aliases and __typename included
+    "MAX_COST": (200, 1000),  # ariadne's query cost: 1 per schema field, or its @cost
+}
+
 # CONTRACT §7's limits, each overridable as RATELIMIT_<NAME>.
 RATE_LIMITS = {
     "TOKENS": "30/minute",  # token endpoints, per client address
@@ -83,6 +94,21 @@ def _choice(env: dict, name: str, choices: tuple[str, ...], default: str) -> str
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _positive(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _graphql_limits(env: dict) -> dict[str, int]:
+    return {
+        f"GRAPHQL_{audience}_{name}": _positive(env, f"GRAPHQL_{audience}_{name}", default)
+        for name, defaults in GRAPHQL_LIMITS.items()
+        for audience, default in zip(("PUBLIC", "ADMIN"), defaults, strict=True)
+    }
 
 
 def _limit(env: dict, name: str, default: str) -> str:
@@ -202,6 +228,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
             "hide_parameters": True,
         },
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        **_graphql_limits(env),
         "JWT_ISSUER": env.get("JWT_ISSUER", "evershop").strip() or "evershop",
         "JWT_ADMIN_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_TOKEN_EXPIRY", 900),
         "JWT_ADMIN_REFRESH_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_REFRESH_TOKEN_EXPIRY", 54000),

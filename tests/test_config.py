@@ -237,3 +237,37 @@ def test_development_without_mail_server_starts_without_warnings(caplog):
     secrets = {name: "dev" for name in (*SECRET_SETTINGS, "SECRET_KEY")}
     create_app({"TESTING": True}, env=secrets)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+# --- GraphQL limits ------------------------------------------------------------------
+
+
+def test_graphql_limits_default_tighter_for_the_storefront(tmp_path):
+    config = load_config(str(tmp_path), {})
+    assert {
+        name: (config[f"GRAPHQL_PUBLIC_{name}"], config[f"GRAPHQL_ADMIN_{name}"])
+        for name in ("MAX_BODY_BYTES", "MAX_TOKENS", "MAX_DEPTH", "MAX_FIELDS", "MAX_COST")
+    } == {
+        "MAX_BODY_BYTES": (16384, 65536),
+        "MAX_TOKENS": (1000, 5000),
+        "MAX_DEPTH": (8, 15),
+        "MAX_FIELDS": (200, 1000),
+        "MAX_COST": (200, 1000),
+    }
+
+
+def test_graphql_limits_are_read_from_the_environment(tmp_path):
+    names = ("MAX_BODY_BYTES", "MAX_TOKENS", "MAX_DEPTH", "MAX_FIELDS", "MAX_COST")
+    env = {
+        f"GRAPHQL_{audience}_{name}": str(10 + n)
+        for n, name in enumerate(names)
+        for audience in ("PUBLIC", "ADMIN")
+    }
+    config = load_config(str(tmp_path), env)
+    assert {name: config[name] for name in env} == {name: int(value) for name, value in env.items()}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_graphql_limit_below_one_stops_start_up(tmp_path, value):
+    with pytest.raises(ConfigError, match="GRAPHQL_PUBLIC_MAX_DEPTH"):
+        load_config(str(tmp_path), {"GRAPHQL_PUBLIC_MAX_DEPTH": value})
