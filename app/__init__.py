@@ -8,10 +8,12 @@ import flask_smorest
 from flask import Flask
 
 from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit, settings
-from app.auth import tokens
-from app.config import load_config
+from app.auth import guards, tokens
+from app.config import load_config, startup_warnings
 from app.db import db, init_outage_handling, migrate
 from app.plugins import build_plugin_manager, collect, contributions
+
+log = logging.getLogger(__name__)
 
 
 def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
@@ -31,11 +33,14 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     )
     app.json.sort_keys = False
     _configure_logging(app)
+    for warning in startup_warnings(app.config):
+        log.warning(warning)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     tokens.init_app(app)
     http.init_app(app)
+    guards.init_app(app)
     events.init_app(app)
     health.init_app(app)
     app.before_request(app.extensions["events"].start_polling)

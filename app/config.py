@@ -2,7 +2,8 @@
 
 Every setting has a development default so that `make run` works on a fresh
 machine. With ``APP_ENV=production`` the secrets and the database URL have no
-default: start-up stops with one line naming what is missing.
+default, the JWT secrets must be long and distinct, and SQLite is refused
+unless asked for: start-up stops with one line naming what is wrong.
 """
 
 from __future__ import annotations
@@ -22,6 +23,22 @@ SECRET_SETTINGS = (
     "JWT_CUSTOMER_REFRESH_SECRET",
 )
 
+APP_ENVS = ("development", "production")
+
+# A JWT secret shorter than this is refused in production (HS256 wants a key of
+# at least its hash's size: docs/operations.md).
+MIN_JWT_SECRET_BYTES = 32
+
+# GraphQL limits (docs/api.md, "GraphQL limits"), each overridable as
+# GRAPHQL_PUBLIC_<NAME> (/api/graphql) and GRAPHQL_ADMIN_<NAME> (/api/admin/graphql).
+GRAPHQL_LIMITS = {
+    # name: (public default, admin default)
+    "MAX_BODY_BYTES": (16 * 1024, 64 * 1024),  # request body
+    "MAX_TOKENS": (1000, 5000),  # lexical tokens of the query, comments included
+    "MAX_DEPTH": (8, 15),  # fields nested within fields
+    "MAX_FIELDS": (200, 1000),  # field selections, aliases and __typename included
+    "MAX_COST": (200, 1000),  # ariadne's query cost: 1 per schema field, or its @cost
+}
 
 # The limits of docs/api.md ("Rate limits"), each overridable as RATELIMIT_<NAME>.
 RATE_LIMITS = {
@@ -85,6 +102,21 @@ def _choice(env: dict, name: str, choices: tuple[str, ...], default: str) -> str
     return value
 
 
+def _positive(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _graphql_limits(env: dict) -> dict[str, int]:
+    return {
+        f"GRAPHQL_{audience}_{name}": _positive(env, f"GRAPHQL_{audience}_{name}", default)
+        for name, defaults in GRAPHQL_LIMITS.items()
+        for audience, default in zip(("PUBLIC", "ADMIN"), defaults, strict=True)
+    }
+
+
 def _limit(env: dict, name: str, default: str) -> str:
     value = env.get(name, "").strip() or default
     try:
@@ -140,10 +172,36 @@ def _dev_secrets(instance_path: str) -> dict[str, str]:
     return stored
 
 
+def _check_production_secrets(env: dict) -> None:
+    """One line naming the JWT secrets that are too short, or equal to another
+    (a token of one kind would then verify as another); never their values."""
+    short = [name for name in SECRET_SETTINGS if len(env[name].encode()) < MIN_JWT_SECRET_BYTES]
+    if short:
+        raise ConfigError(
+            f"APP_ENV=production needs JWT secrets of at least {MIN_JWT_SECRET_BYTES} bytes: "
+            + ", ".join(short)
+        )
+    equal = [
+        f"{first} and {second}"
+        for index, first in enumerate(SECRET_SETTINGS)
+        for second in SECRET_SETTINGS[index + 1 :]
+        if env[first] == env[second]
+    ]
+    if equal:
+        raise ConfigError(
+            "APP_ENV=production needs four different JWT secrets; equal: " + "; ".join(equal)
+        )
+
+
+def _is_sqlite(database_url: str) -> bool:
+    scheme = database_url.split(":", 1)[0]
+    return scheme.split("+", 1)[0].strip().lower() == "sqlite"
+
+
 def load_config(instance_path: str, env: dict | None = None) -> dict:
     """Build the Flask config mapping from ``env`` (``os.environ`` by default)."""
     env = dict(os.environ if env is None else env)
-    app_env = env.get("APP_ENV", "development").strip() or "development"
+    app_env = _choice(env, "APP_ENV", APP_ENVS, "development")
     production = app_env == "production"
 
     if production:
@@ -155,6 +213,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         if missing:
             raise ConfigError(
                 "APP_ENV=production needs these environment variables set: " + ", ".join(missing)
+            )
+        _check_production_secrets(env)
+        if _is_sqlite(env["DATABASE_URL"]) and not _bool(env, "ALLOW_SQLITE_IN_PRODUCTION", False):
+            raise ConfigError(
+                "APP_ENV=production refuses a SQLite DATABASE_URL;"
+                " set ALLOW_SQLITE_IN_PRODUCTION=true to use one anyway"
             )
         secret_values = {name: env[name] for name in (*SECRET_SETTINGS, "SECRET_KEY")}
     else:
@@ -184,6 +248,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
             "hide_parameters": True,
         },
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        **_graphql_limits(env),
         "JWT_ISSUER": env.get("JWT_ISSUER", "evershop").strip() or "evershop",
         "JWT_ADMIN_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_TOKEN_EXPIRY", 900),
         "JWT_ADMIN_REFRESH_TOKEN_EXPIRY": _int(env, "JWT_ADMIN_REFRESH_TOKEN_EXPIRY", 54000),
@@ -249,3 +314,15 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         if config[name] < least:
             raise ConfigError(f"{name} must be at least {least} seconds, got {config[name]:g}")
     return config
+
+
+def startup_warnings(config) -> list[str]:
+    """What a service may start with but an operator should hear about, once
+    per process (the factory logs each as a WARNING)."""
+    warnings = []
+    if config["APP_ENV"] == "production" and not config.get("MAIL_SERVER"):
+        warnings.append(
+            "MAIL_SERVER is not set: reset-password emails are not sent, they wait"
+            " in the event outbox until it is"
+        )
+    return warnings

@@ -128,8 +128,6 @@ def error_response(status: int, message: str, errors: list[dict] | None = None):
         body["errors"] = errors
     response = jsonify({"error": body})
     response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
 

@@ -7,11 +7,13 @@ customer token optional). The core contributes only the shared types.
 
 Resolvers get ``info.context``, a dict with ``principal`` (the caller, or
 None) and the per-request batch caches used by :func:`batched`.
+
+Each endpoint refuses queries beyond its limits (``app.graphql_limits``) and
+keeps the small queries it has parsed and validated in a :class:`QueryCache`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Hashable, Iterable
 from copy import deepcopy
@@ -19,13 +21,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import ariadne
-from flask import Blueprint, Flask, g, jsonify, request
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
+from ariadne.validation import cost_directive
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules, validate
 
 from app.auth.guards import current_principal, require
 from app.db import as_utc
 from app.errors import AppError, BadRequest
-from app.http import read_json_body, refuse_unstorable_text
+from app.graphql_limits import Limits, query_limits_rule
+from app.http import (
+    MAX_JSON_DEPTH,
+    JSONTooDeep,
+    parse_json,
+    read_json_body,
+    refuse_unstorable_text,
+)
 from app.plugins import collect
 
 log = logging.getLogger(__name__)
@@ -122,7 +132,8 @@ def batched(info, key: str, scope: str, item_id: Hashable, load_many: Callable[[
 
 def build_schema(audience: str) -> GraphQLSchema:
     contributions = collect("register_graphql", audience=audience)
-    type_defs = [CORE_SDL] + [c.sdl for c in contributions]
+    # ariadne's @cost lets a plugin weigh a costly field (docs/plugins.md).
+    type_defs = [CORE_SDL, cost_directive] + [c.sdl for c in contributions]
     bindables = [b for c in contributions for b in c.bindables]
     return ariadne.make_executable_schema(type_defs, *bindables)
 
@@ -150,7 +161,12 @@ def _read_operation() -> dict:
         }
         if request.args.get("variables"):
             try:
-                operation["variables"] = json.loads(request.args["variables"])
+                operation["variables"] = parse_json(request.args["variables"])
+            except JSONTooDeep:
+                raise BadRequest(
+                    "The variables parameter nests arrays and objects more than"
+                    f" {MAX_JSON_DEPTH} levels deep."
+                ) from None
             except ValueError:
                 raise BadRequest("The variables parameter is not valid JSON.") from None
         refuse_unstorable_text(operation)
@@ -159,47 +175,76 @@ def _read_operation() -> dict:
 
 
 class QueryCache:
-    """Parsed and validated queries, per app: clients send the same few query
-    texts over and over, and parsing and validating cost more than running them.
+    """One endpoint's parsed and validated queries: clients send the same few
+    query texts over and over, and parsing and validating cost more than
+    running them.
 
-    Bounded: when full it starts again empty, which costs one parse per query.
+    Parsing stops past the endpoint's token limit, and validation checks its
+    depth and field limits before the other rules (``app.graphql_limits``).
+    Only queries of at most MAX_QUERY_LENGTH characters are kept, and at most
+    MAX_TOTAL_LENGTH characters of them (a parsed query takes some 70 times
+    its length in memory); when full it starts again empty, which costs one
+    parse per query.
     """
 
-    SIZE = 1024
+    MAX_QUERY_LENGTH = 4096
+    MAX_TOTAL_LENGTH = 128 * 1024
 
-    def __init__(self):
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._limit_rules = (query_limits_rule(limits),)
         self._documents: dict[str, DocumentNode] = {}
         self._errors: dict[tuple, list] = {}
+        self._total_length = 0
+
+    def __contains__(self, query: str) -> bool:
+        return query in self._documents
+
+    @property
+    def cached_length(self) -> int:
+        """The characters of query text held."""
+        return self._total_length
 
     def parse(self, context, data) -> DocumentNode:
         query = data["query"]
         document = self._documents.get(query)
         if document is None:
-            document = parse(query)  # a syntax error is raised, never cached
-            if len(self._documents) >= self.SIZE:
-                self._documents.clear()
-            self._documents[query] = document
+            # A syntax error, or too many tokens, is raised and never cached.
+            document = parse(query, max_tokens=self.limits.tokens)
+            if len(query) <= self.MAX_QUERY_LENGTH:
+                if self._total_length + len(query) > self.MAX_TOTAL_LENGTH:
+                    self._documents.clear()
+                    self._errors.clear()
+                    self._total_length = 0
+                self._documents[query] = document
+                self._total_length += len(query)
         return document
 
     def validate(self, schema, document_ast, rules=None, max_errors=None, **kwargs) -> list:
+        """The limits first, then ``rules``; a cost rule, which depends on the
+        request's variables, is run afterwards and never cached."""
+        rules = tuple(specified_rules if rules is None else rules)
+        per_request = tuple(rule for rule in rules if getattr(rule, "per_request", False))
+        shared = tuple(rule for rule in rules if rule not in per_request)
         source = document_ast.loc.source.body if document_ast.loc else None
-        if source is None:
-            return validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
-        key = (id(schema), source, tuple(rules or ()))
-        errors = self._errors.get(key)
+        key = (source, shared)
+        cached = source is not None and source in self._documents
+        errors = self._errors.get(key) if cached else None
         if errors is None:
-            errors = validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
-            if len(self._errors) >= self.SIZE:
-                self._errors.clear()
-            self._errors[key] = errors
-        return errors
+            errors = validate(schema, document_ast, rules=self._limit_rules) or validate(
+                schema, document_ast, rules=shared, max_errors=max_errors, **kwargs
+            )
+            if cached:
+                self._errors[key] = errors
+        if errors or not per_request:
+            return errors
+        return validate(schema, document_ast, rules=per_request, max_errors=max_errors, **kwargs)
 
 
 def _execute(audience: str, principal):
-    from flask import current_app
-
+    cache: QueryCache = current_app.extensions["graphql_queries"][audience]
     schema = current_app.extensions["graphql"][audience]
-    cache: QueryCache = current_app.extensions["graphql_queries"]
+    request.max_content_length = cache.limits.body_bytes  # read_json_body: 413 beyond
     operation = _read_operation()
     if not isinstance(operation.get("query"), str) or not operation["query"].strip():
         raise BadRequest("Send a GraphQL query in the 'query' field.")
@@ -212,6 +257,9 @@ def _execute(audience: str, principal):
         introspection=audience == "admin",
         query_parser=cache.parse,
         query_validator=cache.validate,
+        validation_rules=lambda context, document, data: [
+            cache.limits.cost_rule(data.get("variables"))
+        ],
         debug=False,
         error_formatter=_format_error,
         logger=_ariadne_log.name,
@@ -238,7 +286,9 @@ def init_app(app: Flask) -> None:
     """Build both schemas (after the plugins are loaded) and serve them."""
     with app.app_context():
         app.extensions["graphql"] = {audience: build_schema(audience) for audience in AUDIENCES}
-    app.extensions["graphql_queries"] = QueryCache()
+    app.extensions["graphql_queries"] = {
+        audience: QueryCache(Limits.from_config(app.config, audience)) for audience in AUDIENCES
+    }
     app.register_blueprint(blueprint)
     if "api" in app.extensions:
         _document(app, app.extensions["api"].spec)
@@ -295,7 +345,8 @@ def _document(app: Flask, spec) -> None:
             "content": {"application/json": {"schema": result}},
         },
         "400": {
-            "description": "No query, or one that does not parse or validate.",
+            "description": "No query, or one that does not parse or validate, or is"
+            " beyond the endpoint's limits (tokens, depth, fields, cost).",
             "content": {
                 "application/json": {
                     "schema": {"anyOf": [result, {"$ref": "#/components/schemas/ErrorEnvelope"}]}

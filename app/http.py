@@ -4,8 +4,10 @@ flask-smorest Blueprint that plugins build their routes on."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import operator
 import re
 import time
 import uuid
@@ -14,7 +16,7 @@ import flask_smorest
 import marshmallow as ma
 from flask import Flask, g, request
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import BaseConverter
 
 from app.errors import BadRequest, ValidationError
@@ -32,12 +34,71 @@ def _is_json_mimetype(mimetype: str) -> bool:
     )
 
 
+# The deepest nesting of arrays and objects a JSON body or GraphQL variables
+# may have (docs/api.md); ``{}`` is 1 deep. Deeper text is refused before it
+# is parsed, as parsing and every walk over the result recurse per level.
+MAX_JSON_DEPTH = 32
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+# An opening bracket steps up one level and a closing one down: as 2 and 0,
+# the level after n brackets is their running sum minus n.
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+class JSONTooDeep(ValueError):
+    """JSON text whose arrays and objects nest deeper than MAX_JSON_DEPTH."""
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON ``text``, found without
+    parsing it or recursing: the brackets outside strings, counted."""
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text)).encode("ascii")
+    steps = brackets.translate(_BRACKET_STEPS)
+    levels = map(operator.sub, itertools.accumulate(steps), itertools.count(1))
+    return max(levels, default=0)
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def parse_json(text: bytes | str):
+    """Parse JSON text as ``json.loads`` does, except that ``NaN`` and
+    ``Infinity`` are not JSON (ValueError) and that text nested deeper than
+    MAX_JSON_DEPTH raises JSONTooDeep before it is parsed."""
+    if isinstance(text, bytes | bytearray):
+        # As json.loads decodes bytes; invalid UTF-8 raises a ValueError.
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    if text.lstrip()[:1] in ("[", "{") and json_depth(text) > MAX_JSON_DEPTH:
+        raise JSONTooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def _parse(raw: bytes):
-    return json.loads(raw, parse_constant=_reject_constant)
+    try:
+        return parse_json(raw)
+    except JSONTooDeep:
+        raise BadRequest(
+            f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep."
+        ) from None
+
+
+def read_body() -> bytes:
+    """The raw request body; 413 above the request's ``max_content_length``
+    (``MAX_CONTENT_LENGTH`` unless a view lowered it).
+
+    A body without Content-Length (chunked) is only known to be too large once
+    read, and the stream stops at the limit: one byte more is read, so that a
+    body that goes on past the limit is refused rather than cut short.
+    """
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None:
+        request.max_content_length = limit + 1
+    raw = request.get_data(cache=True)
+    if limit is not None and len(raw) > limit:
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def read_json_body() -> dict:
@@ -45,10 +106,11 @@ def read_json_body() -> dict:
 
     JSON when the Content-Type says so, and also when it is absent or a form
     type but the raw body parses as JSON (the seed's ``curl --data-raw``).
-    An absent body with no Content-Type reads as ``{}``.
+    An absent body with no Content-Type reads as ``{}``. Arrays and objects
+    nested deeper than MAX_JSON_DEPTH are a 400.
     """
     mimetype = request.mimetype
-    raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
+    raw = read_body()
     if _is_json_mimetype(mimetype):
         try:
             body = _parse(raw)

@@ -98,6 +98,13 @@ def _assert_401(response, message: str) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+def _assert_credentials_401(response, message: str) -> None:
+    """A refused login or refresh: credentials in the body, so no bearer challenge."""
+    assert response.status_code == 401, response.json
+    assert response.json == {"error": {"status": 401, "message": message}}
+    assert "WWW-Authenticate" not in response.headers
+
+
 def _assert_400_naming(response, field: str, message: str) -> None:
     assert response.status_code == 400, response.json
     assert response.json == {
@@ -273,7 +280,7 @@ def test_admin_login_with_wrong_password_is_401(client, admin):
     response = _admin_login(client, password="not-the-password")
 
     # Then
-    _assert_401(response, INVALID_LOGIN)
+    _assert_credentials_401(response, INVALID_LOGIN)
 
 
 def test_admin_login_with_unknown_email_is_401(client, admin):
@@ -281,7 +288,7 @@ def test_admin_login_with_unknown_email_is_401(client, admin):
     response = _admin_login(client, email="nobody@example.com")
 
     # Then
-    _assert_401(response, INVALID_LOGIN)
+    _assert_credentials_401(response, INVALID_LOGIN)
 
 
 def test_disabled_admin_cannot_log_in(app, client, admin):
@@ -292,7 +299,7 @@ def test_disabled_admin_cannot_log_in(app, client, admin):
     response = _admin_login(client)
 
     # Then
-    _assert_401(response, INVALID_LOGIN)
+    _assert_credentials_401(response, INVALID_LOGIN)
 
 
 # --- POST /api/user/token/refresh -----------------------------------------------
@@ -328,7 +335,7 @@ def test_admin_refresh_with_garbage_is_401(client, admin):
     response = client.post("/api/user/token/refresh", json={"refreshToken": "not-a-jwt"})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_admin_refresh_with_an_access_token_is_401(client, admin):
@@ -339,7 +346,7 @@ def test_admin_refresh_with_an_access_token_is_401(client, admin):
     response = client.post("/api/user/token/refresh", json={"refreshToken": access_token})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_admin_refresh_with_an_expired_refresh_token_is_401(app, client, admin):
@@ -354,7 +361,7 @@ def test_admin_refresh_with_an_expired_refresh_token_is_401(app, client, admin):
     response = client.post("/api/user/token/refresh", json={"refreshToken": expired})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_admin_refresh_with_a_customer_refresh_token_is_401(client, auth, customer):
@@ -365,7 +372,7 @@ def test_admin_refresh_with_a_customer_refresh_token_is_401(client, auth, custom
     response = client.post("/api/user/token/refresh", json={"refreshToken": refresh_token})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_admin_refresh_for_a_deleted_admin_is_401(app, client, admin):
@@ -377,7 +384,7 @@ def test_admin_refresh_for_a_deleted_admin_is_401(app, client, admin):
     response = client.post("/api/user/token/refresh", json={"refreshToken": refresh_token})
 
     # Then
-    _assert_401(response, ADMIN_REFRESH_GONE)
+    _assert_credentials_401(response, ADMIN_REFRESH_GONE)
 
 
 def test_admin_refresh_for_a_disabled_admin_is_401(app, client, admin):
@@ -389,7 +396,7 @@ def test_admin_refresh_for_a_disabled_admin_is_401(app, client, admin):
     response = client.post("/api/user/token/refresh", json={"refreshToken": refresh_token})
 
     # Then
-    _assert_401(response, ADMIN_REFRESH_GONE)
+    _assert_credentials_401(response, ADMIN_REFRESH_GONE)
 
 
 # --- POST /api/customer/tokens --------------------------------------------------
@@ -500,7 +507,7 @@ def test_customer_login_with_wrong_password_is_401(client, customer):
     response = _customer_login(client, password="not-the-password")
 
     # Then
-    _assert_401(response, INVALID_LOGIN)
+    _assert_credentials_401(response, INVALID_LOGIN)
 
 
 def test_customer_login_with_unknown_email_is_401(client, customer):
@@ -508,7 +515,7 @@ def test_customer_login_with_unknown_email_is_401(client, customer):
     response = _customer_login(client, email="nobody@example.com")
 
     # Then
-    _assert_401(response, INVALID_LOGIN)
+    _assert_credentials_401(response, INVALID_LOGIN)
 
 
 def test_customer_login_with_an_admin_account_is_401(client, customer):
@@ -516,7 +523,7 @@ def test_customer_login_with_an_admin_account_is_401(client, customer):
     response = _customer_login(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
 
     # Then
-    _assert_401(response, INVALID_LOGIN)
+    _assert_credentials_401(response, INVALID_LOGIN)
 
 
 def test_disabled_customer_cannot_log_in(client, auth, customer):
@@ -530,7 +537,7 @@ def test_disabled_customer_cannot_log_in(client, auth, customer):
     response = _customer_login(client)
 
     # Then
-    _assert_401(response, INVALID_LOGIN)
+    _assert_credentials_401(response, INVALID_LOGIN)
 
 
 # --- POST /api/customer/token/refresh -------------------------------------------
@@ -572,7 +579,7 @@ def test_customer_refresh_with_garbage_is_401(client, customer):
     response = client.post("/api/customer/token/refresh", json={"refreshToken": "garbage"})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_customer_refresh_with_an_access_token_is_401(client, auth, customer):
@@ -583,7 +590,7 @@ def test_customer_refresh_with_an_access_token_is_401(client, auth, customer):
     response = client.post("/api/customer/token/refresh", json={"refreshToken": access_token})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_customer_refresh_with_an_expired_refresh_token_is_401(app, client, customer):
@@ -598,7 +605,7 @@ def test_customer_refresh_with_an_expired_refresh_token_is_401(app, client, cust
     response = client.post("/api/customer/token/refresh", json={"refreshToken": expired})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_customer_refresh_with_an_admin_refresh_token_is_401(client, auth, customer):
@@ -609,7 +616,7 @@ def test_customer_refresh_with_an_admin_refresh_token_is_401(client, auth, custo
     response = client.post("/api/customer/token/refresh", json={"refreshToken": refresh_token})
 
     # Then
-    _assert_401(response, TOKEN_INVALID)
+    _assert_credentials_401(response, TOKEN_INVALID)
 
 
 def test_customer_refresh_for_a_deleted_customer_is_401(client, auth, customer):
@@ -622,7 +629,7 @@ def test_customer_refresh_for_a_deleted_customer_is_401(client, auth, customer):
     response = client.post("/api/customer/token/refresh", json={"refreshToken": refresh_token})
 
     # Then
-    _assert_401(response, CUSTOMER_REFRESH_GONE)
+    _assert_credentials_401(response, CUSTOMER_REFRESH_GONE)
 
 
 def test_customer_refresh_for_a_disabled_customer_is_401(client, auth, customer):
@@ -637,7 +644,7 @@ def test_customer_refresh_for_a_disabled_customer_is_401(client, auth, customer)
     response = client.post("/api/customer/token/refresh", json={"refreshToken": refresh_token})
 
     # Then
-    _assert_401(response, CUSTOMER_REFRESH_GONE)
+    _assert_credentials_401(response, CUSTOMER_REFRESH_GONE)
 
 
 # --- tokens signed by another program (EverShop) ----------------------------------
@@ -995,6 +1002,95 @@ def test_invalid_authorization_on_sign_up_is_401_and_creates_nothing(
     assert events() == []
 
 
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("Bearer not-a-jwt", TOKEN_INVALID),
+        ("Bearer", BAD_HEADER),
+        ("Basic dXNlcjpwYXNz", BAD_HEADER),
+    ],
+)
+def test_invalid_authorization_on_reset_password_is_401_and_records_nothing(
+    client, customer, events, header, message
+):
+    # Given
+    before = events()
+
+    # When
+    response = client.post(
+        "/api/customers/reset-password",
+        json={"email": CUSTOMER_EMAIL},
+        headers={"Authorization": header},
+    )
+
+    # Then: no reset request is recorded, so no email will go
+    _assert_401(response, message)
+    assert events() == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/user/tokens",
+        "/api/customer/tokens",
+        "/api/user/token/refresh",
+        "/api/customer/token/refresh",
+        "/api/customers/password",
+        "/api/graphql",
+    ],
+)
+def test_invalid_authorization_on_every_public_route_is_401(client, auth, customer, path):
+    # Given a body that the route would accept: right credentials, live refresh tokens
+    bodies = {
+        "/api/user/tokens": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+        "/api/customer/tokens": {"email": CUSTOMER_EMAIL, "password": CUSTOMER_PASSWORD},
+        "/api/user/token/refresh": {"refreshToken": auth.admin_tokens()["refreshToken"]},
+        "/api/customer/token/refresh": {"refreshToken": auth.customer_tokens()["refreshToken"]},
+        "/api/customers/password": {"token": "unknown", "password": "new-password-1"},
+        "/api/graphql": {"query": "{ __typename }"},
+    }
+
+    # When it comes with a bad Authorization header
+    response = client.post(path, json=bodies[path], headers={"Authorization": "Bearer not-a-jwt"})
+
+    # Then the header decides
+    _assert_401(response, TOKEN_INVALID)
+
+
+def test_invalid_authorization_on_the_openapi_document_is_401(client):
+    # When
+    response = client.get("/api/openapi.json", headers={"Authorization": "Bearer not-a-jwt"})
+
+    # Then
+    _assert_401(response, TOKEN_INVALID)
+
+
+def test_valid_token_on_reset_password_is_accepted(client, auth, customer, events):
+    # When: a signed-in customer asks for a reset
+    response = client.post(
+        "/api/customers/reset-password",
+        json={"email": CUSTOMER_EMAIL},
+        headers=auth.customer_headers(),
+    )
+
+    # Then
+    assert response.status_code == 200, response.json
+    assert response.json == {"data": {"success": True}}
+    assert [name for name, _ in events()][-1] == "reset_password_submitted"
+
+
+def test_unknown_api_route_is_404_whatever_the_authorization_header(client):
+    # When
+    response = client.get("/api/nothing-here", headers={"Authorization": "Bearer not-a-jwt"})
+
+    # Then
+    assert response.status_code == 404
+    assert response.json == {
+        "error": {"status": 404, "message": "No resource lives at this address."}
+    }
+    assert "WWW-Authenticate" not in response.headers
+
+
 def test_expired_token_on_sign_up_is_401_and_creates_nothing(app, client, customer, events):
     # Given
     past = int(time.time()) - 60
@@ -1130,7 +1226,7 @@ def test_refresh_token_issued_before_password_change_is_401(app, client, auth, c
 
     # Then
     response = client.post("/api/customer/token/refresh", json={"refreshToken": refresh})
-    _assert_401(response, CUSTOMER_REFRESH_GONE)
+    _assert_credentials_401(response, CUSTOMER_REFRESH_GONE)
 
 
 def test_login_after_password_change_works_with_the_new_password_only(client, auth, customer):
@@ -1142,7 +1238,7 @@ def test_login_after_password_change_works_with_the_new_password_only(client, au
     new = _customer_login(client, password="brand-new-pass-2")
 
     # Then
-    _assert_401(old, INVALID_LOGIN)
+    _assert_credentials_401(old, INVALID_LOGIN)
     assert new.status_code == 200
     data = new.json["data"]
     me = client.get("/api/customers/me", headers=_bearer(data["accessToken"]))
@@ -1212,7 +1308,7 @@ def test_cli_refuses_a_too_short_password(app, client, runner):
     assert result.exit_code != 0
     assert "Error: Invalid password: Must be at least 8 characters long." in result.output
     assert _admin_rows(app) == []
-    _assert_401(_admin_login(client, "boss@example.com", "short"), INVALID_LOGIN)
+    _assert_credentials_401(_admin_login(client, "boss@example.com", "short"), INVALID_LOGIN)
 
 
 # --- the password hash never leaves ----------------------------------------------

@@ -10,6 +10,7 @@ and SIGTERM stops it cleanly. ``docker build`` itself is not run here.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -318,3 +319,83 @@ def test_dockerfile_command_refuses_to_start_without_a_secret(tmp_path):
     ) in finished.stderr
     assert "Booting worker" not in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def _post_chunked(port: int, path: str, chunks: list[bytes]) -> tuple[int, dict]:
+    """POST ``chunks`` with Transfer-Encoding: chunked (no Content-Length)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=iter(chunks),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_gunicorn_answers_a_chunked_body_over_the_limit_with_413(tmp_path):
+    # Given gunicorn serving with a body limit of 1024 bytes (no database is
+    # needed: bodies are refused or read before one is)
+    port = free_port()
+    env = {
+        **secrets_env(tmp_path),
+        "APP_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        "EVENTS_DELIVERY": "worker",
+        "MAX_CONTENT_LENGTH": "1024",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+    }
+    logs = tmp_path / "gunicorn.log"
+    with logs.open("w") as output:
+        process = subprocess.Popen(
+            dockerfile_command(),
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        client = Client(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, logs.read_text()
+            try:
+                if client("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:  # not listening yet
+                pass
+            assert time.monotonic() < deadline, logs.read_text()
+            time.sleep(0.2)
+
+        # When a JSON body of 1,100 bytes comes in chunks, without Content-Length
+        body = json.dumps({"email": "x" * 1080}).encode()
+        too_large = _post_chunked(port, "/api/customers/reset-password", [body[:600], body[600:]])
+
+        # and a small one the same way
+        small = _post_chunked(port, "/api/customers/reset-password", [b'{"email":', b' "nope"}'])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+    # Then the large one is refused as too large, not read cut short
+    assert too_large == (
+        413,
+        {"error": {"status": 413, "message": "The request body is too large."}},
+    )
+    # and the small one is read whole (and refused for its email only)
+    assert small[0] == 400
+    assert small[1]["error"]["errors"] == [
+        {"field": "email", "message": "Not a valid email address."}
+    ]

@@ -3,6 +3,8 @@ uuids in paths, request ids and timestamps, against the real routes."""
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 import uuid
 
@@ -26,6 +28,13 @@ NOT_JSON = {"error": {"status": 400, "message": "The request body is not valid J
 NOT_AN_OBJECT = {"error": {"status": 400, "message": "The request body must be a JSON object."}}
 NO_ROUTE = {"error": {"status": 404, "message": "No resource lives at this address."}}
 MISSING = "Missing data for required field."
+TOO_LARGE = {"error": {"status": 413, "message": "The request body is too large."}}
+TOO_DEEP = {
+    "error": {
+        "status": 400,
+        "message": "The request body nests arrays and objects more than 32 levels deep.",
+    }
+}
 
 
 def _new_customer(**overrides) -> dict:
@@ -275,6 +284,133 @@ def test_default_body_limit_is_one_mebibyte(client, auth, events):
     assert response.status_code == 413
     assert response.json == {"error": {"status": 413, "message": "The request body is too large."}}
     _assert_nothing_created(client, auth, events)
+
+
+def _chunked(client, path: str, body: bytes, headers=None):
+    """POST ``body`` as a stream without Content-Length, as a chunked request
+    reaches the app under gunicorn (or Werkzeug's server): they announce a
+    stream they end themselves with ``wsgi.input_terminated``."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked", **(headers or {})},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_chunked_body_over_max_content_length_is_413(client, auth, events, make_app):
+    # given a service that accepts bodies of at most 1024 bytes
+    small = make_app(MAX_CONTENT_LENGTH=1024).test_client()
+    body = RAW_BODY.ljust(1025).encode()
+    # when an admin creates a customer with a bigger body sent chunked
+    response = _chunked(small, CUSTOMERS, body, auth.admin_headers())
+    # then it is too large, not cut short into invalid JSON, and nothing is written
+    assert response.status_code == 413
+    assert response.json == TOO_LARGE
+    _assert_nothing_created(client, auth, events)
+
+
+def test_chunked_body_of_exactly_max_content_length_is_read(client, auth, events, make_app):
+    # given a service that accepts bodies of at most 1024 bytes
+    small = make_app(MAX_CONTENT_LENGTH=1024).test_client()
+    body = RAW_BODY.ljust(1024).encode()
+    # when an admin creates a customer with a body of exactly that size, sent chunked
+    response = _chunked(small, CUSTOMERS, body, auth.admin_headers())
+    # then it is read
+    assert response.status_code == 201, response.json
+    assert [name for name, _ in events()] == ["customer_registered"]
+
+
+def _nested(depth: int) -> str:
+    """A create body with an ``extra`` field of arrays nested so that the
+    whole body is ``depth`` levels deep (the body itself being the first)."""
+    inner = depth - 1
+    return RAW_BODY[:-1] + ', "extra": ' + "[" * inner + "]" * inner + "}"
+
+
+@pytest.mark.parametrize(
+    ("path", "anonymous"),
+    [
+        (CUSTOMERS, True),
+        (CUSTOMERS, False),
+        (ADMIN_TOKENS, True),
+        ("/api/customer/tokens", True),
+        ("/api/customers/reset-password", True),
+        ("/api/customers/password", True),
+        ("/api/graphql", True),
+    ],
+)
+def test_body_nested_a_thousand_levels_is_400_without_a_traceback(
+    client, auth, events, caplog, path, anonymous
+):
+    # given a JSON body nested 1,000 levels deep
+    headers = {} if anonymous else auth.admin_headers()
+    body = _nested(1000)
+    # when it is posted
+    response = client.post(path, data=body, content_type="application/json", headers=headers)
+    # then it is a 400, no fault is logged, and nothing is written
+    assert response.status_code == 400
+    assert response.json == TOO_DEEP
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    _assert_nothing_created(client, auth, events)
+
+
+def test_body_nested_a_thousand_levels_on_update_is_400(client, auth, events):
+    # given a customer, and a body nested 1,000 levels deep without Content-Type
+    customer = auth.create_customer()
+    body = '{"full_name": ' + "[" * 999 + "]" * 999 + "}"
+    # when an admin updates the customer with it
+    response = client.patch(
+        f"{CUSTOMERS}/{customer['uuid']}", data=body, headers=auth.admin_headers()
+    )
+    # then it is a 400 and the customer is unchanged
+    assert response.status_code == 400
+    assert response.json == TOO_DEEP
+    assert _read(client, auth, customer["uuid"])["full_name"] == "John Smith"
+    assert [name for name, _ in events()] == ["customer_registered"]
+
+
+def test_body_nested_33_levels_is_400(client, auth, events):
+    # given a body one level deeper than the limit
+    # when an admin creates a customer with it
+    response = client.post(
+        CUSTOMERS, data=_nested(33), content_type="application/json", headers=auth.admin_headers()
+    )
+    # then it is refused for its depth
+    assert response.status_code == 400
+    assert response.json == TOO_DEEP
+    _assert_nothing_created(client, auth, events)
+
+
+def test_body_nested_32_levels_is_read(client, auth, events):
+    # given a body exactly as deep as the limit
+    # when an admin creates a customer with it
+    response = client.post(
+        CUSTOMERS, data=_nested(32), content_type="application/json", headers=auth.admin_headers()
+    )
+    # then it is read, and refused only for its unknown field
+    assert response.status_code == 400
+    assert response.json == {
+        "error": {
+            "status": 400,
+            "message": "Unknown field(s): extra.",
+            "errors": [{"field": "extra", "message": "Unknown field."}],
+        }
+    }
+    _assert_nothing_created(client, auth, events)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(client, auth):
+    # given a name of 60 brackets, with backslashes and escaped quotes among them
+    name = '[{\\"' * 20 + "]}" * 10
+    # when an admin creates a customer with it
+    response = client.post(
+        CUSTOMERS, json=_new_customer(full_name=name), headers=auth.admin_headers()
+    )
+    # then it is stored as sent
+    assert response.status_code == 201, response.json
+    assert response.json["data"]["full_name"] == name
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])

@@ -1,7 +1,12 @@
 """Who is calling: the Bearer token of the request, verified once per request.
 
-A present but invalid ``Authorization`` header is a 401 on every route, public
-ones included; it is never read as "anonymous" (CONTRACT §2).
+A present but invalid ``Authorization`` header is a 401 on every ``/api``
+route, public ones included; it is never read as "anonymous" (CONTRACT §2).
+:func:`init_app` checks it before any view runs, so no view can forget to.
+
+``WWW-Authenticate: Bearer`` goes with the 401s that are about the bearer
+token: a bad ``Authorization`` header anywhere, and any 401 of a route that
+reads the token. A failed login or refresh is not such a 401 (docs/api.md).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import Flask, g, request
 
 from app.auth import tokens
 from app.errors import Forbidden, Unauthorized
@@ -32,24 +37,37 @@ def _authenticate() -> Principal | None:
         return None
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("The Authorization header must read 'Bearer <token>'.")
-    claims = tokens.verify(token, "access")
-    token_type = claims["tokenType"]
-    account = plugin_manager().hook.auth_account_for_token(token_type=token_type, claims=claims)
-    if account is None:
-        raise Unauthorized(
-            "The token's account no longer exists, is disabled, or its token was revoked."
-        )
+    try:
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("The Authorization header must read 'Bearer <token>'.")
+        claims = tokens.verify(token, "access")
+        token_type = claims["tokenType"]
+        account = plugin_manager().hook.auth_account_for_token(token_type=token_type, claims=claims)
+        if account is None:
+            raise Unauthorized(
+                "The token's account no longer exists, is disabled, or its token was revoked."
+            )
+    except Unauthorized:
+        g.bearer_challenge = True
+        raise
     return Principal(token_type, account, claims)
 
 
-def current_principal() -> Principal | None:
-    """The verified caller of this request, or None when anonymous; 401 on a bad token."""
+def _principal() -> Principal | None:
     principal = g.get("principal", _UNSET)
     if principal is _UNSET:
         g.principal = principal = _authenticate()
     return principal
+
+
+def current_principal() -> Principal | None:
+    """The verified caller of this request, or None when anonymous; 401 on a bad token.
+
+    Marks the route as one that reads the token: its 401s, a plugin's veto
+    included, carry ``WWW-Authenticate: Bearer``.
+    """
+    g.bearer_challenge = True
+    return _principal()
 
 
 def require(*token_types: str) -> Principal:
@@ -92,3 +110,26 @@ def hook_context() -> HookContext:
         actor=dict(principal.account) if principal else None,
         request_id=g.get("request_id"),
     )
+
+
+def _check_authorization_header() -> None:
+    """401 for a present but invalid ``Authorization`` header on any ``/api``
+    route that exists, before its view runs. Preflights never carry one."""
+    if (
+        "Authorization" in request.headers
+        and request.method != "OPTIONS"
+        and request.routing_exception is None
+        and request.path.startswith("/api/")
+    ):
+        _principal()
+
+
+def _challenge(response):
+    if response.status_code == 401 and g.get("bearer_challenge"):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_check_authorization_header)
+    app.after_request(_challenge)
