@@ -7,7 +7,19 @@ import logging
 import flask_smorest
 from flask import Flask
 
-from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit, settings
+from app import (
+    cors,
+    errors,
+    events,
+    graphql,
+    health,
+    http,
+    mail,
+    openapi,
+    ratelimit,
+    services,
+    settings,
+)
 from app.auth import guards, tokens
 from app.config import load_config, startup_warnings
 from app.db import db, init_outage_handling, migrate
@@ -52,6 +64,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     declared = contributions(pm, "register_settings")
     app.extensions["plugin_settings"] = declared
     settings.load(declared, app.config, env)
+    services.init_app(app)
     mail.init_app(app)
     with app.app_context():
         for blueprint in collect("register_blueprints", app=app):
@@ -61,6 +74,8 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
                 app.register_blueprint(blueprint)
         pm.hook.register_commands(cli=app.cli)
     graphql.init_app(app)
+    with app.app_context():
+        pm.hook.extend_openapi(spec=api.spec)
     init_outage_handling(app)  # inside the rate limits: a retried read counts once
     ratelimit.init_app(app)
     cors.init_app(app)

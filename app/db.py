@@ -119,6 +119,13 @@ def format_timestamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else None
 
 
+def parse_timestamp(text: str | None) -> datetime | None:
+    """The moment :func:`format_timestamp` wrote (UTC)."""
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
 def new_uuid() -> uuid.UUID:
     return uuid.uuid4()
 
@@ -189,19 +196,23 @@ def _database_unavailable(error: sa.exc.SQLAlchemyError):
     return response
 
 
-def _retry_reads_once(view):
-    """A read that met a connection the database had dropped runs once more,
-    on a fresh connection; writes are not repeated (they answer 503)."""
+def retrying_reads(work, *args, **kwargs):
+    """Run ``work``; if it met a connection the database had dropped while the
+    request is a read, run it once more on a fresh connection (a write is not
+    repeated: it answers 503)."""
+    try:
+        return work(*args, **kwargs)
+    except (sa.exc.DBAPIError, sa.exc.DisconnectionError) as error:
+        if request.method not in ("GET", "HEAD") or not is_disconnect(error):
+            raise
+        db.session.remove()
+        return work(*args, **kwargs)
 
+
+def _retry_reads_once(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except (sa.exc.DBAPIError, sa.exc.DisconnectionError) as error:
-            if request.method not in ("GET", "HEAD") or not is_disconnect(error):
-                raise
-            db.session.remove()
-            return view(*args, **kwargs)
+        return retrying_reads(view, *args, **kwargs)
 
     return wrapper
 

@@ -40,6 +40,7 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
+from apispec import APISpec
 from flask import Flask
 from flask.cli import AppGroup
 
@@ -103,6 +104,20 @@ def register_graphql(audience: str) -> Any:
 
 
 @hookspec
+def extend_openapi(spec: APISpec) -> None:
+    """Change the OpenAPI document after every route was added to it.
+
+    Called once, at the end of building the app. The core uses it to add
+    plugin fields to the schemas of the entities they extend; a plugin may
+    add descriptions, examples or tags of its own.
+
+    :param spec: the document, an :class:`apispec.APISpec` (its
+        ``components.schemas`` hold the schemas by name).
+    :return: ignored.
+    """
+
+
+@hookspec
 def register_commands(cli: AppGroup) -> None:
     """Add command-line commands to ``flask``.
 
@@ -111,6 +126,21 @@ def register_commands(cli: AppGroup) -> None:
     :param cli: the app's :class:`flask.cli.AppGroup` (``app.cli``); call
         ``cli.add_command(...)`` or decorate with ``@cli.command()``.
     :return: ignored.
+    """
+
+
+@hookspec
+def register_services() -> dict[str, Any] | None:
+    """Return the services this plugin offers other plugins, by name.
+
+    Called once while the app is built. The customer plugin offers
+    ``"customers"`` (find, lock, create, update, delete, set a password:
+    docs/plugins.md, "The customer service"); other plugins reach it with
+    :func:`app.plugin_api.service` rather than importing the plugin, so that
+    a store could swap the plugin out. Two plugins offering one name stop
+    start-up.
+
+    :return: ``{name: object}``, or None.
     """
 
 

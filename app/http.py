@@ -14,7 +14,7 @@ import uuid
 
 import flask_smorest
 import marshmallow as ma
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import BaseConverter
@@ -223,6 +223,15 @@ class ExtensibleSchema(ma.Schema):
 def envelope(schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     """``{"data": <schema>}``, the success envelope of CONTRACT §1, as a schema."""
     return ma.Schema.from_dict({"data": ma.fields.Nested(schema, required=True)}, name=name)
+
+
+def path_for(endpoint: str, **values) -> str:
+    """The path of a route of this app (``url_for`` without the need of a
+    request, so that events and commands build the same links)."""
+    adapter = current_app.extensions.get("path_builder")
+    if adapter is None:
+        adapter = current_app.extensions["path_builder"] = current_app.url_map.bind("localhost")
+    return adapter.build(endpoint, values)
 
 
 def parse_uuid(value) -> uuid.UUID | None:

@@ -13,6 +13,9 @@ which guards each implementation as it is registered:
 
 * in an after-hook (``*_after_*``) or a read extension (``*_extend_read``), an
   exception is logged with the plugin's name and the call goes on without it;
+* a contribution hook's (``register_*``) answer is wrapped in
+  :class:`Attributed`, naming the plugin (read them with :func:`contributions`
+  or :func:`collect`);
 * anywhere else, an :class:`~app.errors.AppError` (a veto) passes through as it
   is, and any other exception is logged with the plugin's name and re-raised.
 
@@ -34,6 +37,7 @@ import pluggy
 from flask import current_app
 
 from app.config import ConfigError
+from app.db import is_disconnect
 from app.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -83,17 +87,16 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class Attributed:
-    """What one plugin returned from a contribution hook whose answers the core
-    needs to know the source of (settings, migrations, templates)."""
+    """What one plugin returned from a contribution hook (``register_*``),
+    with the plugin's name: the core needs to know the source of settings,
+    migrations, templates and fields."""
 
     plugin: str
     value: Any
 
 
-# Hooks whose answers are wrapped in Attributed, naming the plugin.
-ATTRIBUTED_HOOKS = frozenset(
-    {"register_settings", "register_migrations", "register_mail_templates", "register_events"}
-)
+def _attributed(hook_name: str) -> bool:
+    return hook_name.startswith("register_")
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def _guard(function, plugin_name: str, hook_name: str):
 
         return named
 
-    if hook_name in ATTRIBUTED_HOOKS:
+    if _attributed(hook_name):
 
         @functools.wraps(function)
         def attributed(*args):
@@ -158,8 +161,9 @@ def _guard(function, plugin_name: str, hook_name: str):
             return function(*args)
         except AppError:
             raise
-        except Exception:
-            log.exception("plugin %s failed in %s", plugin_name, hook_name)
+        except Exception as error:
+            if not is_disconnect(error):  # an outage is logged once, where it is answered
+                log.exception("plugin %s failed in %s", plugin_name, hook_name)
             raise
 
     return logged
@@ -209,8 +213,11 @@ def build_plugin_manager(config: dict) -> PluginManager:
     pm = PluginManager()
     pm.add_hookspecs(hookspecs)
     # Each plugin's own specs, added as it registers (historic: later ones too).
+    # (A historic call reaches a plugin inside register(), before its guard.)
     pm.hook.register_hookspecs.call_historic(
-        result_callback=lambda specs: specs and pm.add_hookspecs(specs)
+        result_callback=lambda answer: (
+            answer and pm.add_hookspecs(answer.value if isinstance(answer, Attributed) else answer)
+        )
     )
     if config.get("PLUGINS_TRACE"):
         pm.trace.root.setwriter(lambda message: log.info("hook %s", message.rstrip()))
@@ -303,6 +310,8 @@ def collect(hook_name: str, **kwargs) -> list:
     results = getattr(plugin_manager().hook, hook_name)(**kwargs)
     items: list = []
     for result in results:
+        if isinstance(result, Attributed):
+            result = result.value
         if result is None:
             continue
         if isinstance(result, list | tuple):

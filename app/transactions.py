@@ -1,14 +1,17 @@
-"""The unit of work: one transaction per write, and its events.
+"""The unit of work: one transaction per write, its events, and what runs
+after it commits.
 
-Services write inside :func:`transaction`. Events emitted in the block
+Services write inside :func:`transaction`. A block opened inside another
+(a plugin's service called by another's, in the same write) takes part in the
+outer one: everything commits or rolls back together. Events emitted in it
 (:func:`app.events.emit`) are written in the same transaction and handed to
-the event dispatcher once it committed; on any error everything is rolled
-back, events included.
+the event dispatcher once the outermost block committed; so are the callbacks
+given to :func:`after_commit` (after-hooks), in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -17,10 +20,21 @@ from app import events
 from app.db import db, is_unique_violation, writing
 from app.errors import AppError
 
+_DEPTH = "unit_of_work_depth"
+_AFTER = "after_commit"
+
+
+def _replace_unique_violation(error: BaseException, unique: dict[str, AppError] | None) -> None:
+    if isinstance(error, sa.exc.IntegrityError):
+        for needle, replacement in (unique or {}).items():
+            if is_unique_violation(error, needle):
+                raise replacement from None
+
 
 @contextmanager
 def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Session]:
-    """Run the block in one transaction: commit at the end, roll back on any error.
+    """Run the block in one transaction: commit at the end, roll back on any
+    error; inside another block, take part in that one.
 
     :param unique: errors to raise instead of a unique violation, by the
         column or index name it mentions (e.g. ``{"email": Conflict(...)}``),
@@ -28,22 +42,48 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
         client as a clean answer.
     """
     session = db.session()
+    depth = session.info.get(_DEPTH, 0)
+    if depth:
+        session.info[_DEPTH] = depth + 1
+        try:
+            yield session
+            session.flush()
+        except BaseException as error:
+            _replace_unique_violation(error, unique)
+            raise
+        finally:
+            session.info[_DEPTH] = depth
+        return
+
     if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
         # A read begun earlier took no write lock; start again with one.
         session.rollback()
     with writing():
         session.connection()  # begins now, as a write transaction
+    session.info[_DEPTH] = 1
     try:
         yield session
         session.flush()
         emitted = events.take_emitted(session)
+        callbacks = session.info.pop(_AFTER, [])
         session.commit()
     except BaseException as error:
         session.rollback()
         session.info.pop("emitted_events", None)
-        if isinstance(error, sa.exc.IntegrityError):
-            for needle, replacement in (unique or {}).items():
-                if is_unique_violation(error, needle):
-                    raise replacement from None
+        session.info.pop(_AFTER, None)
+        _replace_unique_violation(error, unique)
         raise
+    finally:
+        session.info[_DEPTH] = 0
     events.dispatcher().committed(emitted)
+    for callback in callbacks:
+        callback()
+
+
+def after_commit(callback: Callable[[], object]) -> None:
+    """Call ``callback`` once the current write committed (not at all if it
+    rolls back). Must be called inside :func:`transaction`."""
+    session = db.session()
+    if not session.info.get(_DEPTH):
+        raise RuntimeError("after_commit() outside a transaction() block")
+    session.info.setdefault(_AFTER, []).append(callback)

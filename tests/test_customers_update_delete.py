@@ -226,7 +226,7 @@ def test_real_change_emits_customer_updated(app, client, admin, customer, events
     assert events()[1:] == [("customer_updated", without_links(response.json["data"]))]
 
 
-def test_password_change_emits_customer_updated_without_the_password(
+def test_password_change_emits_customer_updated_and_password_changed_without_the_password(
     app, client, admin, customer, events, monkeypatch
 ):
     later(monkeypatch)
@@ -235,8 +235,9 @@ def test_password_change_emits_customer_updated_without_the_password(
 
     assert response.status_code == 200
     assert response.json["data"]["updated_at"] == LATER_TEXT
-    assert events()[1:] == [("customer_updated", without_links(response.json["data"]))]
-    assert "password" not in events()[1][1]
+    shown = without_links(response.json["data"])
+    assert events()[1:] == [("customer_updated", shown), ("customer_password_changed", shown)]
+    assert all("password" not in payload for _, payload in events())
 
 
 def test_password_change_rehashes_the_password(app, client, admin, auth, customer):

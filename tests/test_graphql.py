@@ -653,10 +653,20 @@ def test_current_customer_with_a_customer_token_is_that_customer(client, auth, a
     # When
     response = post(client, CURRENT_CUSTOMER, headers=headers, path=PUBLIC_GRAPHQL)
 
-    # Then: the same customer as an admin sees it
+    # Then: the same customer as an admin sees it, but for the address links,
+    # which are the customer's own routes (/me) as EverShop's storefront has them
     assert response.status_code == 200, response.json
     current = response.json["data"]["currentCustomer"]
-    assert current == admin_view.json["data"]["customer"]
+    own = f"/api/customers/me/addresses/{home['uuid']}"
+    assert current["addresses"][0]["updateApi"] == own
+    assert current["addresses"][0]["deleteApi"] == own
+    admin_seen = admin_view.json["data"]["customer"]
+    assert admin_seen["addresses"][0]["updateApi"] == (
+        f"/api/customers/{customer['uuid']}/addresses/{home['uuid']}"
+    )
+    for address in (*current["addresses"], *admin_seen["addresses"]):
+        del address["updateApi"], address["deleteApi"]
+    assert current == admin_seen
     assert current["uuid"] == customer["uuid"]
     assert current["email"] == "john.smith@example.com"
     assert [a["uuid"] for a in current["addresses"]] == [home["uuid"]]

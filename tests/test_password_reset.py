@@ -558,7 +558,7 @@ def test_reset_emits_reset_password_requested_with_the_customer(
     assert events() == [("reset_password_requested", shown(customer))]
 
 
-def test_reset_emits_password_updated_with_the_customer_and_no_password(
+def test_reset_emits_the_password_events_with_the_customer_and_no_password(
     app, client, auth, runner, caplog, customer, events
 ):
     # Given
@@ -570,9 +570,15 @@ def test_reset_emits_password_updated_with_the_customer_and_no_password(
     assert_success(set_password(client, token, NEW_PASSWORD))
 
     # Then
+    # The password changes through the customer service, whose events say so too.
     written = events()
-    assert written == [("password_updated", customer_now(client, auth, customer))]
-    assert "password" not in written[0][1]
+    now = customer_now(client, auth, customer)
+    assert written == [
+        ("customer_updated", now),
+        ("customer_password_changed", now),
+        ("password_updated", now),
+    ]
+    assert all("password" not in payload for _, payload in written)
 
 
 # --- no email where there is no active customer ----------------------------------------
@@ -874,7 +880,11 @@ def test_one_token_used_concurrently_succeeds_exactly_once(
                     "errors": [{"field": "token", "message": TOKEN_INVALID}],
                 }
             }
-    assert [name for name, _ in events()] == ["password_updated"]
+    assert [name for name, _ in events()] == [
+        "customer_updated",
+        "customer_password_changed",
+        "password_updated",
+    ]
     assert token_rows(app) == []
     loser = next(password for password, status, _ in results if status == 400)
     assert_password_is(client, winner, refused=loser)

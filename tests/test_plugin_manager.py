@@ -426,3 +426,42 @@ def test_flask_plugins_shows_settings_with_secrets_masked(make_app, site_dir, mo
     assert "  setting: LOYALTY_POINTS_ON_SIGNUP=10  points a new customer gets" in lines
     assert "  setting: LOYALTY_API_KEY=***" in lines
     assert "k-0123456789" not in result.output
+
+
+# --- services ----------------------------------------------------------------------------
+
+
+def test_register_services_offers_the_customer_service_to_other_plugins(app, auth):
+    from app.plugin_api import find_customer, service
+
+    customer = auth.create_customer()
+
+    with app.app_context():
+        found = find_customer(customer["uuid"])
+        by_email = service("customers").find(email="JOHN.SMITH@example.com")
+
+    assert found == {k: v for k, v in customer.items() if k != "links"}
+    assert by_email == found
+
+
+def test_register_services_offering_a_taken_name_stops_start_up(make_app, site_dir):
+    site_dir(
+        {
+            "rival_service.py": """
+                import pluggy
+
+                hookimpl = pluggy.HookimplMarker("evershop")
+
+                @hookimpl
+                def register_services():
+                    return {"customers": object()}
+            """
+        }
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        make_app(PLUGINS=["rival_service"])
+
+    assert str(raised.value) == (
+        "plugins rival_service and customer both offer the service 'customers'"
+    )

@@ -1487,6 +1487,7 @@ def production_env(tmp_path, **settings) -> dict:
         "LANG": "C.UTF-8",
         "APP_ENV": "production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        "ALLOW_SQLITE_IN_PRODUCTION": "true",
         "SECRET_KEY": "ratelimits-secret-key-0123456789abcdef0123",
         "JWT_ADMIN_SECRET": "ratelimits-admin-secret-0123456789abcdef01",
         "JWT_ADMIN_REFRESH_SECRET": "ratelimits-admin-refresh-secret-012345678",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import Flask, g, request
 
 from app.auth import tokens
+from app.db import retrying_reads
 from app.errors import Forbidden, Unauthorized
 from app.openapi import SCHEMES, access, errors
 from app.plugins import HookContext, plugin_manager
@@ -81,30 +82,63 @@ def require(*token_types: str) -> Principal:
     return principal
 
 
-def token_required(*token_types: str):
-    """Decorator: the route needs an access token of one of ``token_types``
-    (checked before the body is read, so that a stranger learns nothing)."""
+# Who may call a route (see allow()).
+WHO = ("admin", "customer", "owner", "anonymous")
+
+
+def allow(
+    *who: str,
+    owner_param: str = "customer_uuid",
+    refusal: str = "A customer may only reach its own account here.",
+):
+    """Decorator: who may call the route, enforced before the view reads its
+    body and written into the OpenAPI document, in one place.
+
+    * ``"admin"``: an admin access token;
+    * ``"customer"``: any customer's access token;
+    * ``"owner"``: the token of the customer whose uuid is the path's
+      ``owner_param`` (another customer's token is a 403);
+    * ``"anonymous"``: no token at all.
+
+    A caller none of these admits gets a 401 without a token and a 403 with
+    one (``refusal`` is the 403's message for another customer's token). The
+    view reads the caller with :func:`current_principal`.
+    """
+    unknown = set(who) - set(WHO)
+    if unknown or not who:
+        raise ValueError(f"allow() takes some of {WHO}, not {sorted(unknown) or 'nothing'}")
+    token_types = {"admin"} & set(who) | (
+        {"customer"} if {"customer", "owner"} & set(who) else set()
+    )
 
     def decorate(view):
         @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            require(*token_types)
+        def guarded(*args, **kwargs):
+            principal = current_principal()
+            if principal is None:
+                if "anonymous" not in who:
+                    raise Unauthorized()
+            elif principal.token_type not in token_types:
+                raise Forbidden("This token does not grant access to this resource.")
+            elif (
+                principal.token_type == "customer"
+                and "customer" not in who
+                and str(kwargs.get(owner_param)) != principal.account["uuid"]
+            ):
+                raise Forbidden(refusal)
             return view(*args, **kwargs)
 
-        # The OpenAPI document says who may call, and that the other token type is a 403.
-        documented = access(*token_types)(wrapper)
-        return errors(403)(documented) if set(token_types) != set(SCHEMES) else documented
+        documented = access(*sorted(token_types), anonymous="anonymous" in who)(guarded)
+        refusable = token_types != set(SCHEMES) or ("owner" in who and "customer" not in who)
+        return errors(403)(documented) if refusable else documented
 
     return decorate
 
 
-admin_required = token_required("admin")
-customer_required = token_required("customer")
-
-
 def hook_context() -> HookContext:
-    """The :class:`HookContext` that routes hand to services."""
-    principal = current_principal()
+    """The :class:`HookContext` that routes hand to services (reading the
+    caller does not make the route one that challenges for a token)."""
+    principal = _principal()
     return HookContext(
         actor_type=principal.token_type if principal else None,
         actor=dict(principal.account) if principal else None,
@@ -121,7 +155,7 @@ def _check_authorization_header() -> None:
         and request.routing_exception is None
         and request.path.startswith("/api/")
     ):
-        _principal()
+        retrying_reads(_principal)
 
 
 def _challenge(response):

@@ -7,12 +7,10 @@ from functools import lru_cache
 
 import ariadne
 import pycountry
-import sqlalchemy as sa
 
-from app.db import db
 from app.graphql import GraphQLContribution, batched
-from plugins.address.models import CustomerAddress
-from plugins.address.service import _ORDER
+from plugins.address.presenter import fields
+from plugins.address.service import addresses_by_customer
 
 SDL = """
 type Country {
@@ -72,47 +70,60 @@ def province_object(code: str | None, country: str | None) -> dict | None:
     }
 
 
-def address_object(address: CustomerAddress, customer_uuid) -> dict:
-    api = f"/api/customers/{customer_uuid}/addresses/{address.uuid}"
-    return {
-        "customerAddressId": address.customer_address_id,
-        "uuid": str(address.uuid),
-        "fullName": address.full_name,
-        "telephone": address.telephone,
-        "address1": address.address_1,
-        "address2": address.address_2,
-        "city": address.city,
-        "province": province_object(address.province, address.country),
-        "country": country_object(address.country),
-        "postcode": address.postcode,
-        "isDefault": bool(address.is_default),
-        "updateApi": api,
-        "deleteApi": api,
-    }
+def resolve_province(address, info):
+    return province_object(address["province"], address["country"])
 
 
-customer_type = ariadne.ObjectType("Customer")
+def resolve_country(address, info):
+    return country_object(address["country"])
 
 
-@customer_type.field("addresses")
+def resolve_admin_api(address, info):
+    return f"/api/customers/{address['customer_uuid']}/addresses/{address['uuid']}"
+
+
+def resolve_own_api(address, info):
+    # The storefront's customer reads its own addresses: EverShop's /me route.
+    return f"/api/customers/me/addresses/{address['uuid']}"
+
+
+def address_type(extra, audience: str) -> ariadne.ObjectType:
+    """``CustomerAddress``'s resolvers: each reads the API's dict."""
+    bound = ariadne.ObjectType("CustomerAddress")
+    for graphql_name, api_name in (
+        ("customerAddressId", "customer_address_id"),
+        ("fullName", "full_name"),
+        ("address1", "address_1"),
+        ("address2", "address_2"),
+        ("isDefault", "is_default"),
+    ):
+        bound.set_alias(graphql_name, api_name)
+    bound.set_field("province", resolve_province)
+    bound.set_field("country", resolve_country)
+    resolve_api = resolve_admin_api if audience == "admin" else resolve_own_api
+    bound.set_field("updateApi", resolve_api)
+    bound.set_field("deleteApi", resolve_api)
+    extra.graphql_resolvers(bound)
+    return bound
+
+
 def resolve_addresses(customer, info):
-    return batched(info, "customer_addresses", "customer", customer["customerId"], _load)
+    found = batched(info, "customer_addresses", "customer", customer["customer_id"], _load)
+    return [{**address, "customer_uuid": customer["uuid"]} for address in found]
 
 
 def _load(customer_ids: list) -> dict:
-    from plugins.customer.models import Customer
-
-    rows = db.session.execute(
-        sa.select(CustomerAddress, Customer.uuid)
-        .join(Customer, Customer.customer_id == CustomerAddress.customer_id)
-        .where(CustomerAddress.customer_id.in_(customer_ids))
-        .order_by(CustomerAddress.customer_id, *_ORDER)
+    # Only ids are needed: GraphQL's address links do not name the customer.
+    found = addresses_by_customer(
+        [{"customer_id": i, "uuid": ""} for i in customer_ids], links=False
     )
-    found: dict = {customer_id: [] for customer_id in customer_ids}
-    for address, customer_uuid in rows:
-        found[address.customer_id].append(address_object(address, customer_uuid))
     return found
 
 
 def contribution(audience: str) -> GraphQLContribution:
-    return GraphQLContribution(SDL, [customer_type])
+    extra = fields()
+    customer_type = ariadne.ObjectType("Customer")
+    customer_type.set_field("addresses", resolve_addresses)
+    return GraphQLContribution(
+        SDL + extra.graphql_sdl("CustomerAddress"), [customer_type, address_type(extra, audience)]
+    )

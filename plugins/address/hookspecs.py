@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import pluggy
 
+from app.entity_fields import EntityField
 from app.plugins import HookContext
 
 hookspec = pluggy.HookspecMarker("evershop")
+
+
+@hookspec
+def register_address_fields() -> EntityField | list[EntityField] | None:
+    """Return the fields this plugin adds to addresses, as
+    :class:`app.plugin_api.EntityField` objects with ``load`` and ``save``.
+
+    Called once per app. As with ``register_customer_fields``, each field then
+    exists wherever an address does (bodies its ``input`` allows, every answer,
+    events, hooks, GraphQL's ``CustomerAddress``, OpenAPI). EverShop's
+    ``customer_address`` table has no ``meta_data`` column, so the plugin
+    stores the values itself: a field without ``load`` stops start-up.
+
+    :return: a field, a list of them, or None.
+    """
 
 
 @hookspec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import db, format_timestamp, new_uuid, utcnow
+from app.db import db, new_uuid, utcnow
 
 # The fields a client sends and reads, in the API's order.
 ADDRESS_FIELDS = (
@@ -53,20 +53,3 @@ class CustomerAddress(db.Model):
     created_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     is_default = mapped_column(sa.Boolean, nullable=True, default=False)
-
-    def to_dict(self, customer_uuid: str) -> dict:
-        """The address as the API shows it, with its ``links``."""
-        href = f"/api/customers/{customer_uuid}/addresses/{self.uuid}"
-        return {
-            "customer_address_id": self.customer_address_id,
-            "uuid": str(self.uuid),
-            "customer_id": self.customer_id,
-            **{name: getattr(self, name) for name in ADDRESS_FIELDS},
-            "is_default": bool(self.is_default),
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
-            "links": [
-                {"rel": "edit", "href": href, "action": "PATCH", "types": ["application/json"]},
-                {"rel": "delete", "href": href, "action": "DELETE", "types": ["application/json"]},
-            ],
-        }

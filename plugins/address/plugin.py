@@ -43,3 +43,12 @@ def register_events():
     from plugins.address.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+def extend_openapi(spec):
+    from plugins.address.presenter import fields
+
+    fields().document(
+        spec, {"Address": "output", "AddressCreate": "admin", "AddressUpdate": "admin"}
+    )

@@ -3,14 +3,13 @@ uuid is in the path; and the ``/me`` forms for the customer of the token."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 
-from app.auth.guards import customer_required, hook_context, require
-from app.errors import Forbidden
-from app.http import Blueprint
-from app.openapi import access, errors, location_header
+from app.auth.guards import allow, current_principal, hook_context
+from app.http import Blueprint, load, read_json_body
+from app.openapi import location_header
 from plugins.address import examples, service
+from plugins.address.presenter import fields
 from plugins.address.schemas import (
     AddressCreateSchema,
     AddressEnvelope,
@@ -27,23 +26,20 @@ MANY = "/<uuid:customer_uuid>/addresses"
 LOCATION = location_header("/api/customers/<customer uuid>/addresses/<address uuid>")
 
 
-def owner_or_admin(view):
-    """An admin token, or the token of the customer in the path (else 403);
-    checked before the body is read."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        principal = require("admin", "customer")
-        if principal.token_type == "customer" and _me(principal) != kwargs["customer_uuid"]:
-            raise Forbidden("A customer may only manage its own addresses.")
-        return view(*args, **kwargs)
-
-    return access("admin", "customer")(errors(403)(wrapper))
+OTHERS = "A customer may only manage its own addresses."
 
 
-def _me(principal=None) -> uuid.UUID:
-    principal = principal or require("customer")
-    return uuid.UUID(principal.account["uuid"])
+def _me() -> uuid.UUID:
+    return uuid.UUID(current_principal().account["uuid"])
+
+
+def _body(base) -> dict:
+    """The JSON body, validated by ``base`` plus the plugins' address fields."""
+    return load(fields().schema(base, "admin")(), read_json_body())
+
+
+def _request_body(schema, **example) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema, **example}}}
 
 
 def _created(address: dict, customer_uuid) -> tuple:
@@ -52,16 +48,17 @@ def _created(address: dict, customer_uuid) -> tuple:
 
 
 @blp.post(MANY)
-@owner_or_admin
-@blp.arguments(AddressCreateSchema, example=examples.CREATE_REQUEST)
+@allow("admin", "owner", refusal=OTHERS)
+@blp.doc(requestBody=_request_body(AddressCreateSchema, example=examples.CREATE_REQUEST))
 @blp.response(201, AddressEnvelope, example=examples.CREATED, headers=LOCATION)
-def create_address(data, customer_uuid):
+def create_address(customer_uuid):
     """Add an address to a customer."""
+    data = _body(AddressCreateSchema)
     return _created(service.create_address(customer_uuid, data, hook_context()), customer_uuid)
 
 
 @blp.get(MANY)
-@owner_or_admin
+@allow("admin", "owner", refusal=OTHERS)
 @blp.response(200, AddressListEnvelope, example=examples.LISTED)
 def list_addresses(customer_uuid):
     """A customer's addresses, default first."""
@@ -69,7 +66,7 @@ def list_addresses(customer_uuid):
 
 
 @blp.get(ONE)
-@owner_or_admin
+@allow("admin", "owner", refusal=OTHERS)
 @blp.response(200, AddressEnvelope)
 def read_address(customer_uuid, address_uuid):
     """One address of a customer."""
@@ -77,16 +74,17 @@ def read_address(customer_uuid, address_uuid):
 
 
 @blp.patch(ONE)
-@owner_or_admin
-@blp.arguments(AddressUpdateSchema, example=examples.UPDATE_REQUEST)
+@allow("admin", "owner", refusal=OTHERS)
+@blp.doc(requestBody=_request_body(AddressUpdateSchema, example=examples.UPDATE_REQUEST))
 @blp.response(200, AddressEnvelope, example=examples.UPDATED)
-def update_address(data, customer_uuid, address_uuid):
+def update_address(customer_uuid, address_uuid):
     """Change an address; the merged result must still be valid."""
+    data = _body(AddressUpdateSchema)
     return {"data": service.update_address(customer_uuid, address_uuid, data, hook_context())}
 
 
 @blp.delete(ONE)
-@owner_or_admin
+@allow("admin", "owner", refusal=OTHERS)
 @blp.response(200, AddressEnvelope, example=examples.DELETED)
 def delete_address(customer_uuid, address_uuid):
     """Delete an address."""
@@ -97,17 +95,17 @@ def delete_address(customer_uuid, address_uuid):
 
 
 @blp.post("/me/addresses")
-@customer_required
-@blp.arguments(AddressCreateSchema, example=examples.CREATE_REQUEST)
+@allow("customer")
+@blp.doc(requestBody=_request_body(AddressCreateSchema, example=examples.CREATE_REQUEST))
 @blp.response(201, AddressEnvelope, example=examples.CREATED, headers=LOCATION)
-def create_my_address(data):
+def create_my_address():
     """Add an address to the customer of the token."""
     me = _me()
-    return _created(service.create_address(me, data, hook_context()), me)
+    return _created(service.create_address(me, _body(AddressCreateSchema), hook_context()), me)
 
 
 @blp.get("/me/addresses")
-@customer_required
+@allow("customer")
 @blp.response(200, AddressListEnvelope)
 def list_my_addresses():
     """The token's customer's addresses, default first."""
@@ -115,7 +113,7 @@ def list_my_addresses():
 
 
 @blp.get("/me/addresses/<uuid:address_uuid>")
-@customer_required
+@allow("customer")
 @blp.response(200, AddressEnvelope)
 def read_my_address(address_uuid):
     """One of the token's customer's addresses."""
@@ -123,16 +121,17 @@ def read_my_address(address_uuid):
 
 
 @blp.patch("/me/addresses/<uuid:address_uuid>")
-@customer_required
-@blp.arguments(AddressUpdateSchema)
+@allow("customer")
+@blp.doc(requestBody=_request_body(AddressUpdateSchema))
 @blp.response(200, AddressEnvelope)
-def update_my_address(data, address_uuid):
+def update_my_address(address_uuid):
     """Change one of the token's customer's addresses."""
+    data = _body(AddressUpdateSchema)
     return {"data": service.update_address(_me(), address_uuid, data, hook_context())}
 
 
 @blp.delete("/me/addresses/<uuid:address_uuid>")
-@customer_required
+@allow("customer")
 @blp.response(200, AddressEnvelope)
 def delete_my_address(address_uuid):
     """Delete one of the token's customer's addresses."""

@@ -7,7 +7,7 @@ import pycountry
 from marshmallow import fields, validate
 
 from app.fields import FlexibleBoolean, Trimmed, timestamp
-from app.http import envelope
+from app.http import ExtensibleSchema, envelope
 from plugins.customer.schemas import LinkSchema
 
 # Longest value accepted per field (the columns are varchar(255)).
@@ -76,8 +76,8 @@ class AddressUpdateSchema(_AddressInput):
     country = _required("country", create=False)
 
 
-class AddressSchema(ma.Schema):
-    """An address as the API shows it, with its links."""
+class AddressSchema(ExtensibleSchema):
+    """An address as the API shows it, with its links; plugins may add properties."""
 
     customer_address_id = fields.Integer(required=True)
     uuid = fields.String(required=True, metadata={"format": "uuid"})

@@ -21,5 +21,16 @@ CUSTOMER_DELETED = EventType(
     "A customer was deleted, with its addresses; the payload is as it was.",
     CustomerSchema,
 )
+CUSTOMER_PASSWORD_CHANGED = EventType(
+    "customer_password_changed",
+    "A customer's password changed, by an admin or through a reset link (with customer_updated).",
+    CustomerSchema,
+)
 
-EVENTS = [CUSTOMER_REGISTERED, ACCOUNT_CREATED, CUSTOMER_UPDATED, CUSTOMER_DELETED]
+EVENTS = [
+    CUSTOMER_REGISTERED,
+    ACCOUNT_CREATED,
+    CUSTOMER_UPDATED,
+    CUSTOMER_PASSWORD_CHANGED,
+    CUSTOMER_DELETED,
+]

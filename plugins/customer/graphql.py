@@ -7,11 +7,12 @@ from __future__ import annotations
 import ariadne
 import sqlalchemy as sa
 
-from app.db import db
+from app.db import db, parse_timestamp
 from app.errors import ValidationError
 from app.graphql import GraphQLContribution, batched, date_value, remember
 from app.http import load, parse_uuid
 from plugins.customer.models import Customer, CustomerGroup
+from plugins.customer.presenter import fields, present_many
 from plugins.customer.queries import build_customer_query
 from plugins.customer.schemas import CustomerFilterSchema
 
@@ -64,7 +65,7 @@ extend type Query {
 """
 )
 
-# (filter key, operation) -> the query builder's key (CONTRACT §6).
+# (filter key, operation) -> the query builder's key (docs/api.md, "GraphQL").
 FILTER_KEYS = {
     ("keyword", "eq"): "keyword",
     ("keyword", "like"): "keyword",
@@ -82,27 +83,12 @@ FILTER_KEYS = {
 }
 
 
-def customer_object(customer: Customer) -> dict:
-    """A ``Customer`` as the resolvers hand it on."""
-    return {
-        "customerId": customer.customer_id,
-        "uuid": str(customer.uuid),
-        "status": customer.status,
-        "email": customer.email,
-        "fullName": customer.full_name,
-        "groupId": customer.group_id,
-        "createdAt": date_value(customer.created_at),
-        "updatedAt": date_value(customer.updated_at),
-        "editUrl": f"/admin/customers/edit/{customer.uuid}",
-        "updateApi": f"/api/customers/{customer.uuid}",
-        "deleteApi": f"/api/customers/{customer.uuid}",
-    }
-
-
 def _customers(info, rows) -> list[dict]:
-    items = [customer_object(row) for row in rows]
-    remember(info, "customer", (item["customerId"] for item in items))
-    remember(info, "customer_group", (item["groupId"] for item in items if item["groupId"]))
+    """Customers as the API shows them (plugin fields included): the objects
+    the ``Customer`` resolvers read. Their groups load together later."""
+    items = present_many(rows)
+    remember(info, "customer", (item["customer_id"] for item in items))
+    remember(info, "customer_group", (item["group_id"] for item in items if item["group_id"]))
     return items
 
 
@@ -167,14 +153,45 @@ def resolve_current_customer(_, info):
     return _customers(info, [row])[0] if row else None
 
 
-customer_type = ariadne.ObjectType("Customer")
+def resolve_created_at(customer, info):
+    return date_value(parse_timestamp(customer["created_at"]))
 
 
-@customer_type.field("group")
+def resolve_updated_at(customer, info):
+    return date_value(parse_timestamp(customer["updated_at"]))
+
+
+def resolve_edit_url(customer, info):
+    return f"/admin/customers/edit/{customer['uuid']}"
+
+
+def resolve_api(customer, info):
+    return f"/api/customers/{customer['uuid']}"
+
+
 def resolve_group(customer, info):
-    if customer["groupId"] is None:
+    if customer["group_id"] is None:
         return None
-    return batched(info, "customer_group", "customer_group", customer["groupId"], _groups)
+    return batched(info, "customer_group", "customer_group", customer["group_id"], _groups)
+
+
+def customer_type(extra) -> ariadne.ObjectType:
+    """``Customer``'s resolvers: each reads the API's dict (the presenter's)."""
+    bound = ariadne.ObjectType("Customer")
+    for graphql_name, api_name in (
+        ("customerId", "customer_id"),
+        ("fullName", "full_name"),
+        ("groupId", "group_id"),
+    ):
+        bound.set_alias(graphql_name, api_name)
+    bound.set_field("createdAt", resolve_created_at)
+    bound.set_field("updatedAt", resolve_updated_at)
+    bound.set_field("editUrl", resolve_edit_url)
+    bound.set_field("updateApi", resolve_api)
+    bound.set_field("deleteApi", resolve_api)
+    bound.set_field("group", resolve_group)
+    extra.graphql_resolvers(bound)
+    return bound
 
 
 def _groups(ids: list) -> dict:
@@ -192,6 +209,8 @@ def _groups(ids: list) -> dict:
 
 
 def contribution(audience: str) -> GraphQLContribution:
-    if audience == "admin":
-        return GraphQLContribution(ADMIN_SDL, [customer_query, customer_type])
-    return GraphQLContribution(PUBLIC_SDL, [current_query, customer_type])
+    """The customer types and queries of one schema, with the plugin fields."""
+    extra = fields()
+    sdl = (ADMIN_SDL if audience == "admin" else PUBLIC_SDL) + extra.graphql_sdl("Customer")
+    query = customer_query if audience == "admin" else current_query
+    return GraphQLContribution(sdl, [query, customer_type(extra)])

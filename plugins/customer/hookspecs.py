@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import pluggy
 
+from app.entity_fields import EntityField
 from app.plugins import HookContext
 
 hookspec = pluggy.HookspecMarker("evershop")
 
 
 @hookspec
+def register_customer_fields() -> EntityField | list[EntityField] | None:
+    """Return the fields this plugin adds to customers, as
+    :class:`app.plugin_api.EntityField` objects.
+
+    Called once per app. Each field then exists wherever a customer does: in
+    the create and update bodies its ``input`` allows (validated by its
+    marshmallow field, so a bad value is a 400 naming it), in every answer
+    (read, list, create, update, ``/me``), in events and hooks, as a GraphQL
+    field of ``Customer`` when it has a ``graphql`` type, and in the OpenAPI
+    schemas. Its value is kept in the customer's ``meta_data`` under this
+    plugin's name, unless the field has ``load`` and ``save`` and the plugin
+    stores it itself (its own table). A name already taken (by the service or
+    another plugin) stops start-up.
+
+    :return: a field, a list of them, or None.
+    """
+
+
+@hookspec
 def customer_extend_read(customers: list[dict]) -> None:
-    """Add fields to customers that are about to be shown one by one.
+    """Add details to customers read in full, one by one.
 
     Called, outside any write transaction, when a customer is read through
     ``GET /api/customers/{uuid}`` or ``GET /api/customers/me``, after the
-    customers were loaded. It receives every customer of the answer at once,
-    so that one query can serve them all (never one query per customer).
+    customers were loaded (the address plugin adds ``addresses`` here). It
+    receives every customer of the answer at once, so that one query can
+    serve them all (never one query per customer). A field that belongs in
+    every answer is an :class:`app.plugin_api.EntityField`
+    (``register_customer_fields``) instead. An exception is logged with the
+    plugin's name and the answer goes out without that plugin's details.
 
     :param customers: a list of customers as the API shows them; set your
         fields on each dict in place (e.g. ``customer["addresses"] = [...]``).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import JSONType, db, format_timestamp, new_uuid, utcnow
+from app.db import JSONType, db, new_uuid, utcnow
 
 DEFAULT_GROUP_ID = 1
 
@@ -58,17 +58,4 @@ class Customer(db.Model):
             "full_name": self.full_name,
             "status": self.status,
             "group_id": self.group_id,
-        }
-
-    def to_dict(self) -> dict:
-        """The customer as the API shows it: never the password hash."""
-        return {
-            "customer_id": self.customer_id,
-            "uuid": str(self.uuid),
-            "status": self.status,
-            "group_id": self.group_id,
-            "email": self.email,
-            "full_name": self.full_name,
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
         }

@@ -24,10 +24,11 @@ def register_commands(cli):
 def auth_account_for_token(token_type, claims):
     if token_type != "customer":
         return None
+    from plugins.customer.presenter import account
     from plugins.customer.service import active_customer
 
     customer = active_customer(claims)
-    return customer.to_dict() if customer else None
+    return account(customer) if customer else None
 
 
 @hookimpl
@@ -49,3 +50,27 @@ def register_events():
     from plugins.customer.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+def extend_openapi(spec):
+    from plugins.customer.presenter import fields
+
+    fields().document(
+        spec,
+        {
+            "Customer": "output",
+            "CustomerWithLinks": "output",
+            "CustomerWithAddresses": "output",
+            "CustomerCreate": "admin",
+            "CustomerUpdate": "admin",
+            "SelfUpdate": "self",
+        },
+    )
+
+
+@hookimpl
+def register_services():
+    from plugins.customer import service
+
+    return {"customers": service}

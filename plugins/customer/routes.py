@@ -8,13 +8,14 @@ import uuid
 import marshmallow as ma
 from flask import current_app, request
 
-from app.auth.guards import admin_required, current_principal, hook_context, require
+from app.auth.guards import allow, current_principal, hook_context
 from app.auth.schemas import AccessTokenEnvelope, LoginSchema, RefreshSchema, TokenPairEnvelope
 from app.errors import Forbidden
 from app.http import Blueprint, load, read_json_body
-from app.openapi import access, errors, location_header
+from app.openapi import errors, location_header
 from app.ratelimit import rate_limited
 from plugins.customer import examples, service
+from plugins.customer.presenter import fields, links
 from plugins.customer.schemas import (
     CustomerCreateSchema,
     CustomerEnvelope,
@@ -31,7 +32,18 @@ blp = Blueprint("customers", __name__, url_prefix="/api", description="Customers
 
 
 def _with_links(customer: dict) -> dict:
-    return {**customer, "links": service.links(customer)}
+    return {**customer, "links": links(customer)}
+
+
+def _body(base, who: str) -> dict:
+    """The JSON body, validated by ``base`` plus the plugin fields ``who`` may send."""
+    return load(fields().schema(base, who)(), read_json_body())
+
+
+def _request_body(schema, **example) -> dict:
+    """The OpenAPI request body of a view that reads its body itself (its
+    schema grows with the plugins' fields)."""
+    return {"required": True, "content": {"application/json": {"schema": schema, **example}}}
 
 
 def _location(customer: dict) -> dict:
@@ -40,19 +52,9 @@ def _location(customer: dict) -> dict:
 
 @blp.post("/customers")
 @rate_limited("signup", exempt_when=lambda: "Authorization" in request.headers)
-@access("admin", anonymous=True)
-@errors(403, 409)
-@blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": CustomerCreateSchema,
-                "examples": examples.CREATE_REQUESTS,
-            }
-        },
-    }
-)
+@allow("admin", "anonymous")
+@errors(409)
+@blp.doc(requestBody=_request_body(CustomerCreateSchema, examples=examples.CREATE_REQUESTS))
 @blp.response(
     201,
     CustomerWithLinksEnvelope,
@@ -61,22 +63,18 @@ def _location(customer: dict) -> dict:
 )
 def create_customer():
     """Create a customer (admin), or sign up (no token)."""
-    principal = current_principal()
-    if principal is None:
+    if current_principal() is None:
         if not current_app.config["CUSTOMER_REGISTRATION_OPEN"]:
             raise Forbidden("Registration is closed; an admin must create the account.")
-        schema = SignupSchema()
-    elif principal.token_type == "admin":
-        schema = CustomerCreateSchema()
+        data = _body(SignupSchema, "signup")
     else:
-        raise Forbidden("A signed-in customer cannot create customers.")
-    data = load(schema, read_json_body())
+        data = _body(CustomerCreateSchema, "admin")
     customer = service.create_customer(data, hook_context())
     return {"data": _with_links(customer)}, 201, _location(customer)
 
 
 @blp.get("/customers")
-@admin_required
+@allow("admin")
 # webargs drops unknown query parameters by default; here, as in a body, they are a 400.
 @blp.arguments(CustomerListQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, CustomerPageEnvelope)
@@ -86,60 +84,46 @@ def list_customers(filters):
 
 
 @blp.get("/customers/me")
-@access("customer")
-@errors(403)
+@allow("customer")
 @blp.response(200, CustomerWithAddressesEnvelope)
 def read_me():
     """The customer of the token."""
-    principal = require("customer")
-    return {"data": service.get_customer(_uuid_of(principal))}
+    return {"data": service.get_customer(_me())}
 
 
 @blp.patch("/customers/me")
-@access("customer")
-@errors(403, 409)
-@blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "application/json": {"schema": SelfUpdateSchema, "example": examples.UPDATE_REQUEST}
-        },
-    }
-)
+@allow("customer")
+@errors(409)
+@blp.doc(requestBody=_request_body(SelfUpdateSchema, example=examples.UPDATE_REQUEST))
 @blp.response(200, CustomerWithLinksEnvelope)
 def update_me():
     """The customer of the token edits its name or email."""
-    principal = require("customer")
-    data = load(SelfUpdateSchema(), read_json_body())
-    customer = service.update_customer(_uuid_of(principal), data, hook_context())
+    customer = service.update_customer(_me(), _body(SelfUpdateSchema, "self"), hook_context())
     return {"data": _with_links(customer)}
 
 
 @blp.get("/customers/<uuid:customer_uuid>")
-@access("admin", "customer")
-@errors(403)
+@allow("admin", "owner", refusal="A customer may only read its own account.")
 @blp.response(200, CustomerWithAddressesEnvelope)
 def read_customer(customer_uuid):
     """One customer (admin, or that customer)."""
-    principal = require("admin", "customer")
-    if principal.token_type == "customer" and _uuid_of(principal) != customer_uuid:
-        raise Forbidden("A customer may only read its own account.")
     return {"data": service.get_customer(customer_uuid)}
 
 
 @blp.patch("/customers/<uuid:customer_uuid>")
-@admin_required
+@allow("admin")
 @errors(409)
-@blp.arguments(CustomerUpdateSchema, example=examples.UPDATE_REQUEST)
+@blp.doc(requestBody=_request_body(CustomerUpdateSchema, example=examples.UPDATE_REQUEST))
 @blp.response(200, CustomerWithLinksEnvelope, example=examples.UPDATED)
-def update_customer(data, customer_uuid):
+def update_customer(customer_uuid):
     """Update a customer (admin)."""
+    data = _body(CustomerUpdateSchema, "admin")
     customer = service.update_customer(customer_uuid, data, hook_context())
     return {"data": _with_links(customer)}
 
 
 @blp.delete("/customers/<uuid:customer_uuid>")
-@admin_required
+@allow("admin")
 @blp.response(200, CustomerEnvelope, example=examples.DELETED)
 def delete_customer(customer_uuid):
     """Delete a customer with its addresses (admin)."""
@@ -166,5 +150,5 @@ def refresh_customer_token(body):
     return {"data": service.refresh(body["refreshToken"])}
 
 
-def _uuid_of(principal) -> uuid.UUID:
-    return uuid.UUID(principal.account["uuid"])
+def _me() -> uuid.UUID:
+    return uuid.UUID(current_principal().account["uuid"])

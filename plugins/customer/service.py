@@ -1,8 +1,11 @@
-"""Customers: the only place that writes them.
+"""Customers: the only place that writes them, and the service other plugins
+go through (docs/plugins.md, "The customer service").
 
 Each write runs in one transaction: validation against the database, the
-``customer_before_*`` hooks, the write and its event; the ``customer_after_*``
-hooks run after commit. Functions take and return plain dicts, never the request.
+``customer_before_*`` hooks, the write, the plugin fields and the event; the
+``customer_after_*`` hooks run after commit. Functions take and return plain
+dicts (customers as the API shows them, see :mod:`plugins.customer.presenter`),
+never the request or a model.
 """
 
 from __future__ import annotations
@@ -19,27 +22,17 @@ from app.events import emit
 from app.login_limits import begin_login, unlock
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.plugins import HookContext, hooks
-from app.transactions import transaction
+from app.transactions import after_commit, transaction
 from plugins.customer import events
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
+from plugins.customer.presenter import fields, present, present_many
 from plugins.customer.queries import build_customer_query
 
 EMAIL_TAKEN = "Email is already used"
 INVALID_LOGIN = "Invalid email or password"
 NOT_FOUND = "Customer not found."
-
-
-def links(customer: dict) -> list[dict]:
-    """The ``links`` of a create or update answer (CONTRACT §3)."""
-    return [
-        {"rel": "customerGrid", "href": "/admin/customers", "action": "GET", "types": ["text/xml"]},
-        {
-            "rel": "edit",
-            "href": f"/admin/customers/edit/{customer['uuid']}",
-            "action": "GET",
-            "types": ["text/xml"],
-        },
-    ]
+# The columns a write may set from the API's fields.
+COLUMNS = ("email", "full_name", "status", "group_id")
 
 
 def _email_taken(email: str, except_id: int | None = None) -> bool:
@@ -54,7 +47,7 @@ def _check_group(group_id: int) -> None:
         raise ValidationError.for_field("group_id", "No customer group has this id.")
 
 
-def _find(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
+def _row(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
     query = sa.select(Customer).where(Customer.uuid == customer_uuid)
     if lock:
         query = query.with_for_update()
@@ -64,10 +57,58 @@ def _find(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
     return customer
 
 
-def _committing(work):
-    """Run ``work`` in a transaction; a unique violation on email is a 409."""
-    with transaction(unique={"email": Conflict(EMAIL_TAKEN)}):
-        return work()
+def _writing():
+    """A transaction in which a unique violation on email is a 409."""
+    return transaction(unique={"email": Conflict(EMAIL_TAKEN)})
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def find(
+    customer_uuid: uuid.UUID | None = None,
+    *,
+    customer_id: int | None = None,
+    email: str | None = None,
+) -> dict | None:
+    """The customer with this uuid, id or email (any letter case), as the API
+    shows it, or None."""
+    query = sa.select(Customer)
+    if customer_uuid is not None:
+        query = query.where(Customer.uuid == customer_uuid)
+    elif customer_id is not None:
+        query = query.where(Customer.customer_id == customer_id)
+    elif email is not None:
+        query = query.where(sa.func.lower(Customer.email) == lookup_key(email))
+    else:
+        raise TypeError("find() needs a uuid, a customer_id or an email")
+    row = db.session.scalar(query)
+    return present(row) if row is not None else None
+
+
+def lock(customer_uuid: uuid.UUID) -> dict:
+    """The customer, its row locked for the rest of the caller's transaction
+    (so that writes about one customer happen one after the other); 404."""
+    return present(_row(customer_uuid, lock=True))
+
+
+def get_customer(customer_uuid: uuid.UUID) -> dict:
+    """One customer as the API shows it, with what plugins add to a full read
+    (``customer_extend_read``: its ``addresses``, from the address plugin); 404."""
+    shown = present(_row(customer_uuid))
+    hooks().customer_extend_read(customers=[shown])
+    return shown
+
+
+def list_customers(filters: dict) -> dict:
+    """A page of customers matching the list filters, with the total count."""
+    query = build_customer_query(filters)
+    items = present_many(list(db.session.scalars(query.statement)))
+    total = db.session.scalar(query.count)
+    return {"items": items, "total": total, "currentPage": query.page, "limit": query.limit}
+
+
+# --- writes --------------------------------------------------------------------------
 
 
 def create_customer(data: dict, context: HookContext) -> dict:
@@ -82,105 +123,108 @@ def create_customer(data: dict, context: HookContext) -> dict:
     data.setdefault("status", 1)
     data.setdefault("group_id", DEFAULT_GROUP_ID)
 
-    def work():
+    with _writing():
         _check_group(data["group_id"])
         if _email_taken(data["email"]):
             raise Conflict(EMAIL_TAKEN)
         hooks().customer_before_create(data=data, context=context)
-        customer = Customer(
-            email=data["email"],
-            full_name=data.get("full_name"),
-            status=data["status"],
-            group_id=data["group_id"],
-            password=password_hash,
-        )
-        db.session.add(customer)
+        own, extra = fields().split(data)
+        row = Customer(**{name: own.get(name) for name in COLUMNS}, password=password_hash)
+        db.session.add(row)
         db.session.flush()
-        shown = customer.to_dict()
-        emit(events.CUSTOMER_REGISTERED if customer.status == 1 else events.ACCOUNT_CREATED, shown)
-        return shown
-
-    shown = _committing(work)
-    hooks().customer_after_create(customer=dict(shown), context=context)
+        if extra:
+            row.meta_data = fields().store(present(row), row.meta_data, extra, context)
+            db.session.flush()
+        shown = present(row)
+        emit(events.CUSTOMER_REGISTERED if row.status == 1 else events.ACCOUNT_CREATED, shown)
+        after_commit(lambda: hooks().customer_after_create(customer=dict(shown), context=context))
     return shown
 
 
 def update_customer(customer_uuid: uuid.UUID, data: dict, context: HookContext) -> dict:
     """Apply a partial update; ``{}`` writes nothing. Emits ``customer_updated``
-    when something changed. Raises 404, 400, 409 or a plugin's veto."""
+    when something changed (and ``customer_password_changed`` for a new
+    password). Raises 404, 400, 409 or a plugin's veto."""
     data = dict(data)
     password = data.pop("password", None)
     password_hash = None
     if password is not None:
         check_password_rules(password)
-        password_hash = hash_password(password)
+        password_hash = hash_password(password)  # slow: outside the transaction
+    with _writing():
+        row = _row(customer_uuid, lock=True)
+        return _update(row, data, password_hash, context)
 
-    def work():
-        customer = _find(customer_uuid, lock=True)
-        if not data and password_hash is None:
-            return customer.to_dict(), []
-        if "group_id" in data:
-            _check_group(data["group_id"])
-        if "email" in data and _email_taken(data["email"], customer.customer_id):
-            raise Conflict(EMAIL_TAKEN)
-        hooks().customer_before_update(customer=customer.to_dict(), data=data, context=context)
-        changes = [name for name, value in data.items() if getattr(customer, name) != value]
-        for name in changes:
-            setattr(customer, name, data[name])
-        now = utcnow()
-        if password_hash is not None:
-            customer.password = password_hash
-            customer.password_changed_at = now
-            customer.token_version = Customer.token_version + 1  # older tokens: refused
-            changes.append("password")
-        if changes:
-            customer.updated_at = now
-            db.session.flush()
-            emit(events.CUSTOMER_UPDATED, customer.to_dict())
-        return customer.to_dict(), changes
 
-    shown, changes = _committing(work)
-    if changes:
-        hooks().customer_after_update(customer=dict(shown), changes=list(changes), context=context)
+def set_password(customer_id: int, password_hash: str, context: HookContext) -> dict:
+    """Give the customer a new password (already checked and hashed), as an
+    update of the customer: its hooks run and ``customer_updated`` and
+    ``customer_password_changed`` are emitted; every token issued before is
+    refused. Takes part in the caller's transaction. 404 if it is gone."""
+    with _writing():
+        row = db.session.scalar(
+            sa.select(Customer).where(Customer.customer_id == customer_id).with_for_update()
+        )
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        return _update(row, {}, password_hash, context)
+
+
+def _update(row: Customer, data: dict, password_hash: str | None, context: HookContext) -> dict:
+    before = present(row)
+    if not data and password_hash is None:
+        return before
+    if "group_id" in data:
+        _check_group(data["group_id"])
+    if "email" in data and _email_taken(data["email"], row.customer_id):
+        raise Conflict(EMAIL_TAKEN)
+    hooks().customer_before_update(customer=dict(before), data=data, context=context)
+    own, extra = fields().split(data)
+    changes = [name for name in COLUMNS if name in own and getattr(row, name) != own[name]]
+    for name in changes:
+        setattr(row, name, own[name])
+    if extra:
+        changes += fields().changed(before, extra)
+        row.meta_data = fields().store(before, row.meta_data, extra, context)
+    now = utcnow()
+    if password_hash is not None:
+        row.password = password_hash
+        row.password_changed_at = now
+        row.token_version = Customer.token_version + 1  # every older token is refused
+        changes.append("password")
+    if not changes:
+        return before
+    row.updated_at = now
+    db.session.flush()
+    if password_hash is not None:
+        db.session.refresh(row)  # token_version was computed by the database
+    shown = present(row)
+    emit(events.CUSTOMER_UPDATED, shown)
+    if password_hash is not None:
+        emit(events.CUSTOMER_PASSWORD_CHANGED, shown)
+    after_commit(
+        lambda: hooks().customer_after_update(
+            customer=dict(shown), changes=list(changes), context=context
+        )
+    )
     return shown
 
 
 def delete_customer(customer_uuid: uuid.UUID, context: HookContext) -> dict:
     """Delete a customer with its addresses and reset tokens (foreign keys
     cascade), in one transaction. Emits ``customer_deleted``. Raises 404 or a veto."""
-
-    def work():
-        customer = _find(customer_uuid, lock=True)
-        shown = customer.to_dict()
+    with transaction():
+        row = _row(customer_uuid, lock=True)
+        shown = present(row)
         hooks().customer_before_delete(customer=dict(shown), context=context)
-        db.session.delete(customer)
+        db.session.delete(row)
         db.session.flush()
         emit(events.CUSTOMER_DELETED, shown)
-        return shown
-
-    with transaction():
-        shown = work()
-    hooks().customer_after_delete(customer=dict(shown), context=context)
+        after_commit(lambda: hooks().customer_after_delete(customer=dict(shown), context=context))
     return shown
 
 
-def get_customer(customer_uuid: uuid.UUID) -> dict:
-    """One customer as the API shows it, with what plugins add on reading
-    (its ``addresses``, from the address plugin); 404 if unknown."""
-    shown = _find(customer_uuid).to_dict()
-    hooks().customer_extend_read(customers=[shown])
-    return shown
-
-
-def list_customers(filters: dict) -> dict:
-    """A page of customers matching the list filters, with the total count."""
-    query = build_customer_query(filters)
-    items = [c.to_dict() for c in db.session.scalars(query.statement)]
-    total = db.session.scalar(query.count)
-    return {"items": items, "total": total, "currentPage": query.page, "limit": query.limit}
-
-
-# --- tokens ------------------------------------------------------------------
+# --- tokens --------------------------------------------------------------------------
 
 
 def _by_email(email: str) -> Customer | None:
@@ -217,7 +261,7 @@ def unlock_logins(email: str) -> bool:
 
 def active_customer(claims: dict) -> Customer | None:
     """The customer a verified token names, if it exists, is active, and the
-    token was issued after its password last changed."""
+    token survives its revocations (:func:`app.auth.tokens.still_valid`)."""
     identity = claims.get("customer") or {}
     customer_id = identity.get("customer_id")
     if not isinstance(customer_id, int) or isinstance(customer_id, bool):

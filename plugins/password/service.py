@@ -21,14 +21,13 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.db import db, utcnow
-from app.emails import lookup_key
 from app.errors import ValidationError
 from app.events import Event, emit
 from app.passwords import check_password_rules, hash_password
 from app.plugins import HookContext, hooks
 from app.ratelimit import count_reset_email, reset_email_allowed
-from app.transactions import transaction
-from plugins.customer.models import Customer
+from app.services import service
+from app.transactions import after_commit, transaction
 from plugins.password import events
 from plugins.password.mail import send_reset_email
 from plugins.password.models import ResetPasswordToken
@@ -54,15 +53,9 @@ def request_reset(email: str, context: HookContext) -> None:
 def on_reset_submitted(event: Event) -> None:
     """Subscriber: email a reset link to the active customer with this email,
     if there is one. Raises (and is retried) when the email cannot be sent."""
-    email = event.payload["email"]
-    customer = db.session.scalar(
-        sa.select(Customer).where(
-            sa.func.lower(Customer.email) == lookup_key(email), Customer.status == 1
-        )
-    )
-    shown = customer.to_dict() if customer is not None else None
+    shown = service("customers").find(email=event.payload["email"])
     db.session.rollback()  # no transaction stays open while the mail server is asked
-    if shown is None or not reset_email_allowed(shown["customer_id"]):
+    if shown is None or shown["status"] != 1 or not reset_email_allowed(shown["customer_id"]):
         # No such account, or it had its emails for this hour: the client got
         # the same answer either way.
         return
@@ -84,7 +77,11 @@ def on_reset_submitted(event: Event) -> None:
     count_reset_email(shown["customer_id"])
     with transaction():
         emit(events.RESET_PASSWORD_REQUESTED, shown)
-    hooks().password_after_reset_request(customer=dict(shown), context=HookContext())
+        after_commit(
+            lambda: hooks().password_after_reset_request(
+                customer=dict(shown), context=HookContext()
+            )
+        )
 
 
 def _delete_token(token_id: int) -> None:
@@ -135,24 +132,15 @@ def update_password(token: str, password: str, context: HookContext) -> None:
             .where(ResetPasswordToken.reset_password_token_id == token_id)
             .returning(ResetPasswordToken.customer_id)
         ).scalar()
-        customer = db.session.get(Customer, claimed) if claimed is not None else None
-        if customer is None or customer.status != 1:
+        customer = service("customers").find(customer_id=claimed) if claimed is not None else None
+        if customer is None or customer["status"] != 1:
             raise _invalid()
-        hooks().password_before_update(customer=customer.to_dict(), context=context)
-        db.session.execute(
-            sa.delete(ResetPasswordToken).where(
-                ResetPasswordToken.customer_id == customer.customer_id
-            )
-        )
-        now = utcnow()
-        customer.password = password_hash
-        customer.password_changed_at = now
-        customer.token_version = Customer.token_version + 1  # older tokens: refused
-        customer.updated_at = now
-        db.session.flush()
-        shown = customer.to_dict()
+        hooks().password_before_update(customer=dict(customer), context=context)
+        void_reset_tokens(customer["customer_id"])
+        # Through the customer service: its hooks run and customer_password_changed says so.
+        shown = service("customers").set_password(customer["customer_id"], password_hash, context)
         emit(events.PASSWORD_UPDATED, shown)
-    hooks().password_after_update(customer=dict(shown), context=context)
+        after_commit(lambda: hooks().password_after_update(customer=dict(shown), context=context))
 
 
 def void_reset_tokens(customer_id: int) -> None:

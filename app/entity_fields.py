@@ -1,0 +1,221 @@
+"""Fields that plugins add to an entity (a customer, an address).
+
+A plugin declares an :class:`EntityField` (through the entity plugin's
+``register_<entity>_fields`` hook) once, and the field then exists everywhere
+the entity does: it is validated in the create and update bodies it is
+allowed in, stored (in EverShop's ``meta_data`` JSON column under the
+plugin's name, or by the plugin itself), shown in every answer and event, a
+GraphQL field, and a property of the OpenAPI schemas. :class:`EntityFields`
+does all of that for one entity of one app.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import marshmallow as ma
+
+from app.config import ConfigError
+
+# Who may send a field: an admin (create and update), the customer itself
+# (its own account), a visitor signing up.
+INPUTS = ("admin", "self", "signup")
+
+
+@dataclass(frozen=True)
+class EntityField:
+    """A field a plugin adds to an entity.
+
+    :param name: its name in JSON (``loyalty_tier``); it must not be one of the
+        entity's own fields or another plugin's.
+    :param field: a marshmallow field: it validates input and documents the
+        property in OpenAPI (``fields.Integer(validate=Range(min=0))``).
+    :param input: who may send it: any of ``"admin"``, ``"self"`` (the
+        customer through ``/api/customers/me``), ``"signup"``; empty: read only.
+    :param load: for a field the plugin stores itself: ``load(entities) ->
+        {id: value}`` for a whole page of entities at once (the API's dicts;
+        ids are ``customer_id`` / ``customer_address_id``). Without ``load``,
+        the value lives in the entity's ``meta_data`` under the plugin's name.
+    :param save: with ``load``: ``save(entity, value, context)``, called in the
+        write's transaction after the entity's row is written, when a client
+        sent the field.
+    :param graphql: its GraphQL type (``"Int"``, ``"String"``, ``"[String]"``);
+        None keeps it out of GraphQL.
+    :param graphql_name: its GraphQL name (default: ``name`` in camelCase).
+    :param default: its value when nothing is stored.
+    :param description: one sentence for the OpenAPI document.
+    """
+
+    name: str
+    field: ma.fields.Field
+    input: tuple[str, ...] = ("admin",)
+    load: Callable[[list[dict]], dict] | None = None
+    save: Callable[[dict, Any, Any], None] | None = None
+    graphql: str | None = None
+    graphql_name: str | None = None
+    default: Any = None
+    description: str = ""
+    plugin: str = ""  # set by the core: who declared it
+
+    @property
+    def stored_in_meta(self) -> bool:
+        return self.load is None
+
+    @property
+    def camel_name(self) -> str:
+        if self.graphql_name:
+            return self.graphql_name
+        head, *rest = self.name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+
+class EntityFields:
+    """The plugin fields of one entity in one app.
+
+    :param entity: ``"customer"`` or ``"address"``.
+    :param declared: each plugin's fields, by plugin name.
+    :param core_names: the entity's own field names (a plugin may not reuse one).
+    :param id_key: the key of the entity's id in its dicts.
+    """
+
+    def __init__(
+        self,
+        entity: str,
+        declared: dict[str, list[EntityField]],
+        core_names: set[str],
+        id_key: str,
+    ):
+        self.entity = entity
+        self.id_key = id_key
+        self.fields: list[EntityField] = []
+        taken = {name: "the service" for name in core_names}
+        for plugin, fields in declared.items():
+            for field in fields:
+                if field.name in taken:
+                    raise ConfigError(
+                        f"plugin {plugin}: the {entity} field {field.name!r} is already"
+                        f" {taken[field.name]}'s"
+                    )
+                unknown = set(field.input) - set(INPUTS)
+                if unknown:
+                    raise ConfigError(
+                        f"plugin {plugin}: the {entity} field {field.name!r} has input"
+                        f" {sorted(unknown)}; use some of {INPUTS}"
+                    )
+                if field.save is not None and field.load is None:
+                    raise ConfigError(
+                        f"plugin {plugin}: the {entity} field {field.name!r} has save but no load"
+                    )
+                taken[field.name] = f"plugin {plugin}"
+                self.fields.append(replace(field, plugin=plugin))
+        self._schemas: dict = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    # --- input -------------------------------------------------------------------
+
+    def schema(self, base: type[ma.Schema], who: str) -> type[ma.Schema]:
+        """``base`` with the plugin fields ``who`` may send (a class, made once)."""
+        key = (base, who)
+        if key not in self._schemas:
+            extra = {f.name: copy.deepcopy(f.field) for f in self.fields if who in f.input}
+            self._schemas[key] = type(base.__name__, (base,), extra) if extra else base
+        return self._schemas[key]
+
+    def split(self, data: dict) -> tuple[dict, dict]:
+        """``(the entity's own values, the plugin fields' values)`` of a body."""
+        names = {f.name for f in self.fields}
+        own = {k: v for k, v in data.items() if k not in names}
+        extra = {k: v for k, v in data.items() if k in names}
+        return own, extra
+
+    # --- storage -----------------------------------------------------------------
+
+    def changed(self, shown: dict, extra: dict) -> list[str]:
+        """The plugin fields whose sent value differs from ``shown``'s."""
+        return [name for name, value in extra.items() if shown.get(name) != value]
+
+    def store(self, shown: dict, meta_data: dict | None, extra: dict, context) -> dict:
+        """Write ``extra`` (plugin field values a client sent) for the entity
+        ``shown``: the plugins' own ``save`` calls, in the caller's transaction;
+        the other values into a copy of ``meta_data``, which is returned."""
+        meta = copy.deepcopy(meta_data or {})
+        for field in self.fields:
+            if field.name not in extra:
+                continue
+            value = extra[field.name]
+            if field.stored_in_meta:
+                meta.setdefault(field.plugin, {})[field.name] = value
+            else:
+                field.save(dict(shown), value, context)
+        return meta
+
+    # --- output ------------------------------------------------------------------
+
+    def present(self, items: list[dict], metas: list[dict | None]) -> None:
+        """Set every plugin field on each of ``items`` (the API's dicts, in
+        place), from ``metas`` (each item's ``meta_data``) or the plugins'
+        ``load``, one call per field for all the items."""
+        for field in self.fields:
+            if field.stored_in_meta:
+                for item, meta in zip(items, metas, strict=True):
+                    item[field.name] = ((meta or {}).get(field.plugin) or {}).get(
+                        field.name, field.default
+                    )
+                continue
+            found = field.load([dict(item) for item in items]) if items else {}
+            for item in items:
+                item[field.name] = found.get(item[self.id_key], field.default)
+
+    def plugin_namespaces(self) -> set[str]:
+        """The ``meta_data`` keys that plugin fields own."""
+        return {f.plugin for f in self.fields if f.stored_in_meta}
+
+    # --- documents -------------------------------------------------------------
+
+    def graphql_sdl(self, type_name: str) -> str:
+        """``extend type <type_name> {...}`` with the fields that have a GraphQL type."""
+        lines = [f"  {f.camel_name}: {f.graphql}" for f in self.fields if f.graphql]
+        if not lines:
+            return ""
+        return f"extend type {type_name} {{\n" + "\n".join(lines) + "\n}\n"
+
+    def graphql_resolvers(self, object_type) -> None:
+        """Each GraphQL field reads the value the presenter set (the API's dict)."""
+        for field in self.fields:
+            if field.graphql:
+                object_type.set_field(
+                    field.camel_name, lambda obj, info, _name=field.name: obj.get(_name)
+                )
+
+    def document(self, spec, components: dict[str, str]) -> None:
+        """Add the plugin fields to OpenAPI schema components: ``components``
+        maps a component name to who it is for (``"output"`` or an input)."""
+        converter = _converter(spec)
+        schemas = spec.to_dict().get("components", {}).get("schemas", {})
+        for component, who in components.items():
+            if component not in schemas:
+                continue
+            target = spec.components.schemas[component]
+            for field in self.fields:
+                if who != "output" and who not in field.input:
+                    continue
+                prop = converter.field2property(copy.deepcopy(field.field))
+                if field.description:
+                    prop.setdefault("description", field.description)
+                prop["x-plugin"] = field.plugin
+                if who == "output":
+                    prop.pop("writeOnly", None)
+                target.setdefault("properties", {})[field.name] = prop
+
+
+def _converter(spec):
+    for plugin in spec.plugins:
+        converter = getattr(plugin, "converter", None)
+        if converter is not None:
+            return converter
+    raise RuntimeError("the OpenAPI document has no marshmallow plugin")
