@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export FLASK_APP := wsgi
 
-.PHONY: install run migrate test lint format clean bench bench-smoke bench-scale \
+.PHONY: docs install run migrate test lint format clean bench bench-smoke bench-scale \
 	evershop-install test-evershop
 
 $(BIN)/python:
@@ -64,3 +64,7 @@ format: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# The plugin reference is generated from the code (docs/plugin-reference.md).
+docs: install
+	$(BIN)/python scripts/plugin_reference.py
