@@ -7,7 +7,20 @@ import logging
 import flask_smorest
 from flask import Flask
 
-from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit, settings
+from app import (
+    cors,
+    errors,
+    events,
+    graphql,
+    health,
+    http,
+    logs,
+    mail,
+    metrics,
+    openapi,
+    ratelimit,
+    settings,
+)
 from app.auth import guards, tokens
 from app.config import load_config, startup_warnings
 from app.db import db, init_outage_handling, migrate
@@ -40,6 +53,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     tokens.init_app(app)
     http.init_app(app)
+    metrics.init_app(app)
     guards.init_app(app)
     events.init_app(app)
     health.init_app(app)
@@ -80,8 +94,4 @@ def _migrations_dir() -> str:
 
 
 def _configure_logging(app: Flask) -> None:
-    level = getattr(logging, app.config["LOG_LEVEL"], logging.INFO)
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    root.setLevel(level)
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])

@@ -1,6 +1,7 @@
-"""Logs: one JSON access line per request on ``app.access``, with nothing of
-the request but its method and path; and no secret in any log record of any
-logger, at any level, through the whole README walk-through (CONTRACT §3: the
+"""Logs: one access line per request on ``app.access``, with nothing of the
+request but its method and path; and no secret in any log record of any
+logger, at any level, in any of its parts or in the JSON and text lines the
+service writes of it, through the whole README walk-through (CONTRACT §3: the
 password hash never leaves the service, in any log line)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from app.auth.models import AdminUser
 from app.db import db
 from app.events import EventOutbox
+from app.logs import JsonFormatter, TextFormatter
 from app.plugins import hookimpl
 from plugins.customer.models import Customer
 from plugins.password.models import ResetPasswordToken
@@ -23,7 +25,19 @@ from tests.conftest import Auth
 from tests.smtp import smtp_server  # noqa: F401 (fixture)
 
 ACCESS = "app.access"
-ACCESS_FIELDS = {"event", "method", "path", "status", "duration_ms", "request_id"}
+ACCESS_FIELDS = {
+    "time",
+    "level",
+    "logger",
+    "request_id",
+    "message",
+    "event",
+    "method",
+    "path",
+    "route",
+    "status",
+    "duration_ms",
+}
 STOREFRONT = "https://shop.example"
 TOKEN_IN_LINK = r"/reset-password\?token=([^\s\"'<>&]+)"
 
@@ -72,11 +86,12 @@ def all_logs(caplog):
 
 
 def access_lines(caplog) -> list[dict]:
+    """The access lines, as the service writes them with ``LOG_FORMAT=json``."""
     lines = []
     for record in caplog.records:
         if record.name == ACCESS:
             assert record.levelno == logging.INFO
-            lines.append(json.loads(record.getMessage()))
+            lines.append(json.loads(JsonFormatter().format(record)))
     return lines
 
 
@@ -85,8 +100,10 @@ def service_records(caplog) -> list[logging.LogRecord]:
 
 
 def record_texts(record: logging.LogRecord) -> list[str]:
-    """Everything of a record that a log handler could write."""
+    """Everything of a record that a log handler could write: its parts, and
+    the lines of both LOG_FORMATs (the JSON one holds every extra field)."""
     texts = [record.getMessage(), str(record.msg), repr(record.args)]
+    texts += [JsonFormatter().format(record), TextFormatter().format(record)]
     if record.exc_info:
         texts.append(logging.Formatter().formatException(record.exc_info))
     if record.exc_text:
@@ -106,16 +123,22 @@ def assert_logged_nowhere(caplog, secrets: dict[str, str]) -> None:
     assert leaks == []
 
 
-def assert_access_line(line: dict, method: str, path: str, status: int, request_id: str) -> None:
+def assert_access_line(
+    line: dict, method: str, path: str, status: int, request_id: str, route="the path"
+) -> None:
+    """``route`` is the route's template, the path itself by default; None
+    when no route matched."""
     assert set(line) == ACCESS_FIELDS
-    assert line["event"] == "request"
+    assert (line["level"], line["logger"], line["event"]) == ("INFO", ACCESS, "request")
     assert line["method"] == method
     assert line["path"] == path
+    assert line["route"] == (path if route == "the path" else route)
     assert line["status"] == status
     assert line["request_id"] == request_id
     assert isinstance(line["duration_ms"], int | float)
     assert not isinstance(line["duration_ms"], bool)
     assert line["duration_ms"] >= 0
+    assert line["message"] == f"{method} {path} {status} {line['duration_ms']}ms"
 
 
 # --- the access line -------------------------------------------------------------------
@@ -158,12 +181,13 @@ def test_every_request_logs_exactly_one_access_line_in_order(app, client, auth, 
         ("DELETE", "/api/customers", client.delete("/api/customers", headers=headers)),
     ]
 
-    # Then
+    # Then (a method no route takes matches no route)
     lines = access_lines(caplog)
     assert len(lines) == 3
-    for line, (method, path, response) in zip(lines, responses, strict=True):
+    routes = ["/api/customers", "/api/customers/me", None]
+    for line, (method, path, response), route in zip(lines, responses, routes, strict=True):
         assert_access_line(
-            line, method, path, response.status_code, response.headers["X-Request-ID"]
+            line, method, path, response.status_code, response.headers["X-Request-ID"], route
         )
     assert [line["status"] for line in lines] == [200, 403, 405]
 
@@ -209,7 +233,9 @@ def test_access_line_for_a_404(app, client, all_logs):
 
     assert response.status_code == 404
     [line] = access_lines(caplog)
-    assert_access_line(line, "GET", "/api/nothing-here", 404, response.headers["X-Request-ID"])
+    assert_access_line(
+        line, "GET", "/api/nothing-here", 404, response.headers["X-Request-ID"], route=None
+    )
 
 
 def test_access_line_for_a_401(app, client, all_logs):
