@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
+import urllib.parse
 import uuid
 
 import pytest
@@ -22,6 +24,7 @@ from app.plugins import hookimpl
 from plugins.customer.models import Customer
 from plugins.password.models import ResetPasswordToken
 from tests.conftest import Auth
+from tests.gunicorn_server import Client, free_port, run_flask, running_gunicorn, secrets_env
 from tests.smtp import smtp_server  # noqa: F401 (fixture)
 
 ACCESS = "app.access"
@@ -535,3 +538,127 @@ def test_production_without_mail_server_logs_no_reset_link_and_keeps_the_event(m
     assert attempts == 1
     assert "MAIL_SERVER is not set" in last_error
     assert tokens == []
+
+
+# --- no secret in any line gunicorn writes --------------------------------------------------------
+
+
+def test_walk_through_under_gunicorn_at_debug_writes_no_secret_in_any_json_line(
+    smtp_server,  # noqa: F811
+    tmp_path,
+):
+    # Given gunicorn with two workers, every logger at DEBUG, JSON lines, real mail
+    env = {
+        **secrets_env(tmp_path),
+        "APP_ENV": "development",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "DEBUG",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'service.sqlite3'}",
+        "EVENTS_DELIVERY": "inline",
+        "MAIL_SERVER": smtp_server.host,
+        "MAIL_PORT": str(smtp_server.port),
+        "STOREFRONT_URL": STOREFRONT,
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "2",
+    }
+    for command in (
+        ("db", "upgrade"),
+        ("user", "create", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD),
+    ):
+        finished = run_flask(
+            env, *command, *(("--full-name", "Admin") if "user" in command else ())
+        )
+        assert finished.returncode == 0, finished.stderr
+    secrets = {"admin password": ADMIN_PASSWORD}
+
+    with running_gunicorn(env, tmp_path / "logs") as server:
+        api = Client(server.base_url)
+        # When the README's walk-through runs against it
+        secrets.update(_walk_through_over_http(api, smtp_server, hashes(env["DATABASE_URL"])))
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 0
+
+    # Then every line it wrote is one JSON object, and none holds a secret or a hash
+    assert len(secrets) == 12
+    assert all(secrets.values())
+    written = server.access_log.read_text() + server.error_log.read_text()
+    lines = [json.loads(text) for text in written.splitlines()]
+    for line in lines:
+        assert list(line)[:5] == ["time", "level", "logger", "request_id", "message"], line
+    assert {line["level"] for line in lines} >= {"DEBUG", "INFO"}, written
+    assert [name for name, secret in secrets.items() if secret in written] == []
+    assert "reset-password?token=" not in written
+
+
+def hashes(database_url: str):
+    """Reads the stored password hashes of the admin and the customer."""
+
+    def read() -> dict[str, str]:
+        engine = sa.create_engine(database_url)
+        with engine.connect() as conn:
+            found = {
+                "admin hash": conn.scalar(sa.select(AdminUser.password)),
+                "customer hash": conn.scalar(sa.select(Customer.password)),
+            }
+        engine.dispose()
+        return found
+
+    return read
+
+
+def _walk_through_over_http(api: Client, smtp, read_hashes) -> dict[str, str]:
+    """Tokens, logins, a customer, a reset and GraphQL over HTTP; the secrets
+    it used, and the hashes stored before the customer is deleted."""
+    secrets = {}
+    status, _, body = api(
+        "POST", "/api/user/tokens", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert status == 200, body
+    secrets["admin access token"] = body["data"]["accessToken"]
+    secrets["admin refresh token"] = body["data"]["refreshToken"]
+    status, _, body = api(
+        "POST", "/api/user/token/refresh", {"refreshToken": secrets["admin refresh token"]}
+    )
+    assert status == 200, body
+    admin = secrets["admin access token"]
+    customer = {"email": CUSTOMER_EMAIL, "password": CUSTOMER_PASSWORD, "full_name": "John"}
+    status, _, body = api("POST", "/api/customers", customer, token=admin)
+    assert status == 201, body
+    customer_uuid = body["data"]["uuid"]
+    secrets["customer password"] = CUSTOMER_PASSWORD
+    wrong = {"email": CUSTOMER_EMAIL, "password": WRONG_PASSWORD}
+    assert api("POST", "/api/customer/tokens", wrong)[0] == 401
+    secrets["wrong password"] = WRONG_PASSWORD
+    status, _, body = api(
+        "POST", "/api/customer/tokens", {"email": CUSTOMER_EMAIL, "password": CUSTOMER_PASSWORD}
+    )
+    assert status == 200, body
+    secrets["customer access token"] = body["data"]["accessToken"]
+    secrets["customer refresh token"] = body["data"]["refreshToken"]
+    status, _, body = api(
+        "POST", "/api/customer/token/refresh", {"refreshToken": secrets["customer refresh token"]}
+    )
+    assert status == 200, body
+    assert api("GET", "/api/customers/me", token=secrets["customer access token"])[0] == 200
+    status, _, body = api("POST", "/api/customers/reset-password", {"email": CUSTOMER_EMAIL})
+    assert (status, body) == (200, SUCCESS)
+    assert len(smtp.messages) == 1
+    secrets["reset token"], secrets["reset link"] = _reset_token(smtp)
+    status, _, body = api(
+        "POST",
+        "/api/customers/password",
+        {"token": urllib.parse.unquote(secrets["reset token"]), "password": NEW_PASSWORD},
+    )
+    assert (status, body) == (200, SUCCESS)
+    secrets["new customer password"] = NEW_PASSWORD
+    status, _, body = api(
+        "POST",
+        "/api/admin/graphql",
+        {"query": "{ customers { total items { email } } }"},
+        token=admin,
+    )
+    assert status == 200, body
+    secrets.update(read_hashes())
+    assert api("DELETE", f"/api/customers/{customer_uuid}", token=admin)[0] == 200
+    return secrets
