@@ -97,7 +97,7 @@ class JsonFormatter(_LibraryJsonFormatter):
     def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
         log_data["time"] = _time(record)
         super().add_fields(log_data, record, message_dict)
-        log_data["message"] = _plain(log_data.get("message") or "")
+        log_data["message"] = _plain(log_data.get("message") or "").rstrip("\n")
 
 
 class TextFormatter(logging.Formatter):
@@ -113,6 +113,7 @@ class TextFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         values = dict(record.__dict__)
+        values["message"] = record.message.rstrip("\n")
         if values.get("request_id") is None:
             values["request_id"] = "-"
         return self.LINE % values
@@ -182,14 +183,15 @@ def is_configured() -> bool:
 def configure(log_format: str, level: str) -> None:
     """Log as :func:`logging_config` says, unless the process already has a
     logging configuration (gunicorn's, from gunicorn.conf.py, or a test
-    runner's): then only the root level is set. Warnings and uncaught
-    exceptions become log records too."""
+    runner's): then only the root level is set. With our configuration,
+    warnings and uncaught exceptions become log records too."""
     root = logging.getLogger()
-    if root.handlers:
+    if not root.handlers:
+        logging.config.dictConfig(logging_config(log_format, level))
+    else:
         root.setLevel(getattr(logging, level.upper(), logging.INFO))
-        return
-    logging.config.dictConfig(logging_config(log_format, level))
-    capture_uncaught()
+    if is_configured():  # ours, not a test runner's
+        capture_uncaught()
 
 
 def capture_uncaught() -> None:

@@ -261,6 +261,33 @@ def wait_for_healthz(process: subprocess.Popen, client: Client, output: Path) ->
     pytest.fail(f"flask run did not answer within 60 s:\n{output.read_text()}")
 
 
+# --- commands ----------------------------------------------------------------------------------
+
+
+def test_an_exception_that_ends_a_command_is_one_json_line_with_its_stack_trace(tmp_path):
+    # Given the event worker and a database that refuses connections
+    env = {
+        **secrets_env(tmp_path),
+        "APP_ENV": "development",
+        "LOG_FORMAT": "json",
+        "DATABASE_URL": f"postgresql://127.0.0.1:{free_port()}/nothing",
+    }
+
+    # When it runs once
+    finished = run_flask(env, "events", "run", "--once")
+
+    # Then it fails, and says so in one JSON line with the whole stack trace
+    assert finished.returncode == 1
+    [line] = [json.loads(text) for text in finished.stderr.splitlines()]
+    assert (line["level"], line["logger"], line["message"]) == (
+        "CRITICAL",
+        "app.crash",
+        "uncaught exception",
+    )
+    assert line["exception"].startswith("Traceback (most recent call last):\n")
+    assert "sqlalchemy.exc.OperationalError" in line["exception"]
+
+
 # --- the request id on every line of a request ------------------------------------------------
 
 
