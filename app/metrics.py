@@ -186,15 +186,23 @@ def _observe_request(response):
 
 
 def _watch_pool(engine: sa.Engine) -> None:
-    """Keep the pool gauges as this engine's pool checks connections out and in."""
-    checked_out, size, overflow = _pool_metrics()
+    """Keep the pool gauges as this engine's pool checks connections out and in.
+
+    The gauge is set from the pool's own count rather than counted up and
+    down, so that it cannot drift (a detached connection, say, is never
+    checked in). The ``checkin`` event comes before the pool takes the
+    connection back, hence the ``- 1``. Pools without a count (SQLite in
+    memory) are not watched.
+    """
     pool = engine.pool
-    if hasattr(pool, "size"):
-        size.set(pool.size())
-    if hasattr(pool, "_max_overflow"):
-        overflow.set(max(pool._max_overflow, 0))
-    sa.event.listen(engine, "checkout", lambda *_: checked_out.inc())
-    sa.event.listen(engine, "checkin", lambda *_: checked_out.dec())
+    if not isinstance(pool, sa.pool.QueuePool):
+        return
+    checked_out, size, overflow = _pool_metrics()
+    size.set(pool.size())
+    # The pool says its overflow limit only as this attribute (-1: no limit).
+    overflow.set(max(getattr(pool, "_max_overflow", 0), 0))
+    sa.event.listen(engine, "checkout", lambda *_: checked_out.set(engine.pool.checkedout()))
+    sa.event.listen(engine, "checkin", lambda *_: checked_out.set(engine.pool.checkedout() - 1))
 
 
 # --- the outbox, read at scrape time -----------------------------------------------------

@@ -9,6 +9,7 @@ before and after what it does."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics
-from app.db import db, utcnow
+from app.db import IDLE_PING_SECONDS, db, utcnow
 from app.events import EventOutbox, deliver
 from app.plugins import hookimpl
 
@@ -297,6 +298,28 @@ def test_pool_gauges_show_the_connections_taken_and_the_pool_size(app, client):
     assert scrape(client).value("db_pool_checked_out") == before
     assert held.value("db_pool_size") == 5
     assert held.value("db_pool_max_overflow") == 10
+
+
+def test_a_checkout_that_replaces_a_dead_connection_counts_it_once(app, client, backend):
+    if backend != "postgresql":
+        pytest.skip("SQLite connections are never pinged: they cannot die")
+    # Given a pooled connection that the server has closed while it sat idle
+    with app.app_context():
+        with db.engine.connect() as other:
+            with db.engine.connect() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            # the pool hands out the connection given back first: conn's
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        time.sleep(IDLE_PING_SECONDS + 0.1)
+        before = scrape(client).value("db_pool_checked_out")
+
+        # When a checkout meets it (its ping fails, and the pool connects again)
+        with db.engine.connect() as conn:
+            held = scrape(client).value("db_pool_checked_out")
+
+    # Then the connection was counted once, and given back
+    assert held == before + 1
+    assert scrape(client).value("db_pool_checked_out") == before
 
 
 # --- bcrypt --------------------------------------------------------------------------------------
