@@ -6,8 +6,13 @@ working directory; docs/operations.md describes each variable.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import tempfile
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 
 def _int(name: str, default: int) -> int:
@@ -40,16 +45,29 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # this above the balancer's own idle timeout).
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 
-# Logs: access log on stdout, errors on stderr, both for the container runtime
-# to collect. Each access line carries the request id that the service sent in
-# its X-Request-ID header, so that a client's report can be found. The path is
-# logged without its query string, which may carry personal data.
-accesslog = "-"
-errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
-access_log_format = (
-    '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus request_id=%({x-request-id}o)s "%(a)s"'
-)
+# Metrics (docs/operations.md, "Metrics"): each worker writes its counts to
+# files in PROMETHEUS_MULTIPROC_DIR, which every scrape adds up. Unless it is
+# given, a fresh folder, on the memory file system when there is one, removed
+# when gunicorn exits. Set before anything imports prometheus-client, which reads it once.
+_METRICS_DIR_PREFIX = "customer-service-metrics-"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix=_METRICS_DIR_PREFIX, dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+    )
+
+# Logs: one configuration for gunicorn and the service (app/logs.py), in
+# LOG_FORMAT (json in production, text otherwise): the service's access line
+# on stdout, one per request, with its request id and without the query
+# string; everything else on stderr. gunicorn's own access line is not
+# written: the service's says the same. `.env` is read here as wsgi.py reads it.
+_settings = {**dotenv_values(), **os.environ}
+loglevel = _settings.get("LOG_LEVEL", "info").strip().lower() or "info"
+try:
+    from app.logs import LogFormatError, log_format, logging_config
+
+    logconfig_dict = logging_config(log_format(_settings), loglevel)
+except LogFormatError as error:
+    raise SystemExit(f"configuration error: {error}") from None
 
 # Worker heartbeats on a memory file system: a container's disk may be slow
 # or read-only.
@@ -61,6 +79,10 @@ if os.path.isdir("/dev/shm"):
 control_socket_disable = True
 
 
+# The service's settings, as read by on_starting.
+_config: dict = {}
+
+
 def on_starting(server):
     """Check the service's settings once, in the master, before it listens.
 
@@ -68,7 +90,8 @@ def on_starting(server):
     ``SECRET_KEY``) would otherwise be replaced again and again; this stops
     gunicorn at once with the one line that says what to set. Production with
     several workers and rate limits counted in memory gets one warning line:
-    each worker would count alone.
+    each worker would count alone. The metrics of an earlier run in the same
+    PROMETHEUS_MULTIPROC_DIR are removed: counts start again with the server.
     """
     from dotenv import load_dotenv
 
@@ -80,6 +103,38 @@ def on_starting(server):
         config = load_config(str(Path(__file__).resolve().parent / "instance"))
     except ConfigError as error:
         raise SystemExit(f"configuration error: {error}") from None
+    _config.update(config)
+    for stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(stale)
     warning = per_process_warning(config, server.cfg.workers)
     if warning:
         server.log.warning(warning)
+
+
+def when_ready(server):
+    """Serve the metrics on METRICS_PORT, from the master, once it listens."""
+    port = _config.get("METRICS_PORT")
+    if not port:
+        return
+    from app.metrics import serve
+
+    host = _config.get("METRICS_HOST") or bind.rsplit(":", 1)[0]
+    try:
+        serve(port, host, _config["SQLALCHEMY_DATABASE_URI"])
+    except OSError as error:
+        raise SystemExit(f"configuration error: METRICS_PORT {port}: {error}") from None
+    server.log.info("Serving metrics at: http://%s:%s/metrics", host, port)
+
+
+def child_exit(server, worker):
+    """A worker's gauges go with it; its counts stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder made above (not one that was given)."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    if os.path.basename(folder.rstrip("/")).startswith(_METRICS_DIR_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -14,7 +14,9 @@ from app import (
     graphql,
     health,
     http,
+    logs,
     mail,
+    metrics,
     openapi,
     ratelimit,
     services,
@@ -52,6 +54,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     tokens.init_app(app)
     http.init_app(app)
+    metrics.init_app(app)
     guards.init_app(app)
     events.init_app(app)
     health.init_app(app)
@@ -95,8 +98,4 @@ def _migrations_dir() -> str:
 
 
 def _configure_logging(app: Flask) -> None:
-    level = getattr(logging, app.config["LOG_LEVEL"], logging.INFO)
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    root.setLevel(level)
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import limits
 
+from app.logs import LogFormatError, log_format
+
 SECRET_SETTINGS = (
     "JWT_ADMIN_SECRET",
     "JWT_ADMIN_REFRESH_SECRET",
@@ -150,6 +152,23 @@ def _networks(env: dict, name: str) -> list:
     return networks
 
 
+def _log_format(env: dict) -> str:
+    try:
+        return log_format(env)
+    except LogFormatError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _port(env: dict, name: str) -> int | None:
+    """A TCP port, or None when unset."""
+    if not (env.get(name) or "").strip():
+        return None
+    value = _int(env, name, 0)
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{name} must be a port number (1-65535), got {value}")
+    return value
+
+
 def _names(value: str | None) -> list[str]:
     """A comma-separated list of dotted names."""
     return [name.strip() for name in (value or "").split(",") if name.strip()]
@@ -263,6 +282,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "PLUGINS_ONLY": _names(env["PLUGINS_ONLY"]) if "PLUGINS_ONLY" in env else None,
         "PLUGINS_TRACE": _bool(env, "PLUGINS_TRACE", False),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "LOG_FORMAT": _log_format(env),
+        # Metrics (docs/operations.md, "Metrics"): the bearer token of /metrics
+        # on the service's port, and the separate listener gunicorn's master opens.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip() or None,
+        "METRICS_PORT": _port(env, "METRICS_PORT"),
+        "METRICS_HOST": env.get("METRICS_HOST", "").strip() or None,
         # Events (ARCHITECTURE.md, "Events and mail").
         "EVENTS_DELIVERY": _choice(
             env, "EVENTS_DELIVERY", ("thread", "inline", "worker"), "thread"

@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import metrics
 from app.db import JSONType, as_utc, db, is_disconnect, new_uuid, utcnow, write_connection
 
 log = logging.getLogger(__name__)
@@ -223,8 +224,10 @@ def _deliver_row(row) -> tuple[list[str], list[str]]:
         except Exception as error:  # a subscriber's failure must not stop the others
             log.exception("subscriber %s failed on event %s (%s)", name, event.name, event.uuid)
             errors.append(f"{name}: {type(error).__name__}: {error}")
+            metrics.count_delivery(name, event.name, ok=False)
         else:
             done.append(name)
+            metrics.count_delivery(name, event.name, ok=True)
         finally:
             # Whatever the handler left open is not ours to keep.
             db.session.rollback()

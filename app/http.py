@@ -256,24 +256,29 @@ def _send_request_id(response):
 
 
 def _log_request(response) -> None:
-    """One JSON line per request. Never the body, the query string or any
-    header: they may carry passwords, tokens or reset links."""
+    """One access line per request (docs/operations.md, "Logs"). Never the
+    body, the query string or any header: they may carry passwords, tokens or
+    reset links."""
     if not access_log.isEnabledFor(logging.INFO):
         return
     started = g.get("request_started")
     duration = round((time.perf_counter() - started) * 1000, 2) if started else None
+    rule = request.url_rule
     access_log.info(
-        json.dumps(
-            {
-                "event": "request",
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": duration,
-                "request_id": g.get("request_id"),
-            },
-            separators=(",", ":"),
-        )
+        "%s %s %s %sms",
+        request.method,
+        request.path,
+        response.status_code,
+        duration,
+        extra={
+            "event": "request",
+            "method": request.method,
+            "path": request.path,
+            "route": rule.rule if rule is not None else None,
+            "status": response.status_code,
+            "duration_ms": duration,
+            "request_id": g.get("request_id"),
+        },
     )
 
 

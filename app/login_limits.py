@@ -97,9 +97,9 @@ def begin_login(kind: str, email: str) -> LoginAttempt:
     attempt.ceiling = per_account.amount
     try:
         if _count(attempt, pair_key, pair) > pair.amount:
-            raise _refusal(storage, pair_key, ACCOUNT_REFUSED)
+            raise _refusal(storage, pair_key, ACCOUNT_REFUSED, "login_failures")
         if _count(attempt, address_key, per_address) > per_address.amount:
-            raise _refusal(storage, address_key, ADDRESS_REFUSED)
+            raise _refusal(storage, address_key, ADDRESS_REFUSED, "login_failures_per_address")
         attempt.account_failures = _count(attempt, account_key, per_account)
         if attempt.account_failures > attempt.ceiling:
             _take_turn(attempt, attempt.account_failures - attempt.ceiling)
@@ -167,12 +167,14 @@ def _take_turn(attempt: LoginAttempt, beyond: int) -> None:
     follows it should the password be wrong (twice the last, capped)."""
     delay = min(2 ** min(beyond, 40), current_app.config["RATELIMIT_LOGIN_DELAY_MAX"])
     if attempt.storage.incr(attempt.wait_key, delay) != 1:
-        raise _refusal(attempt.storage, attempt.wait_key, ACCOUNT_REFUSED)
+        raise _refusal(
+            attempt.storage, attempt.wait_key, ACCOUNT_REFUSED, "login_failures_per_account"
+        )
 
 
-def _refusal(storage: Storage, key: str, message: str) -> TooManyRequests:
-    """A 429 that says to wait until ``key`` expires."""
-    return refusal(message, storage.get_expiry(key) - time.time())
+def _refusal(storage: Storage, key: str, message: str, limit: str) -> TooManyRequests:
+    """A 429 of the limit named ``limit`` that says to wait until ``key`` expires."""
+    return refusal(message, storage.get_expiry(key) - time.time(), limit)
 
 
 def _give_back(storage: Storage, key: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bcrypt
 from flask import current_app
 
+from app import metrics
 from app.errors import ValidationError
 from app.plugins import collect
 
@@ -34,7 +35,9 @@ def check_password_rules(password, field: str = "password") -> None:
 def hash_password(password: str) -> str:
     """A ``$2b$`` bcrypt hash at ``BCRYPT_ROUNDS``."""
     rounds = current_app.config["BCRYPT_ROUNDS"]
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
+    with metrics.BCRYPT_HASH.time():
+        hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds))
+    return hashed.decode("ascii")
 
 
 def verify_password(password: str, hashed: str | None) -> bool:
@@ -50,7 +53,8 @@ def verify_password(password: str, hashed: str | None) -> bool:
         hashed = None
     target = hashed or _dummy_hash()
     try:
-        ok = bcrypt.checkpw(candidate, target.encode("ascii"))
+        with metrics.BCRYPT_VERIFY.time():
+            ok = bcrypt.checkpw(candidate, target.encode("ascii"))
     except ValueError:  # not a bcrypt hash
         return False
     return ok and hashed is not None

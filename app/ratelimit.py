@@ -22,6 +22,7 @@ import limits
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 
+from app import metrics
 from app.errors import TooManyRequests
 
 
@@ -96,11 +97,13 @@ def count_reset_email(customer_id: int) -> None:
         _limiter().limiter.hit(_account_limit("RESET_EMAILS"), _reset_emails_key(customer_id))
 
 
-def refusal(message: str, retry_after: float) -> TooManyRequests:
+def refusal(message: str, retry_after: float, limit: str = "other") -> TooManyRequests:
     """A 429 of a service's own limit, whose ``Retry-After`` (whole seconds,
-    at least 1) reaches the client as is. Records it on ``flask.g``."""
+    at least 1) reaches the client as is. Records it on ``flask.g``, and
+    counts it under ``limit`` (``ratelimit_refusals_total``)."""
     seconds = str(max(1, math.ceil(retry_after)))
     g.own_retry_after = seconds
+    metrics.count_refusal(limit)
     return TooManyRequests(message, headers={"Retry-After": seconds})
 
 
@@ -145,13 +148,15 @@ def init_app(app: Flask) -> None:
         if marked is None:
             continue
         name, exempt_when = marked
+        scope = name.lower()
         setting = f"RATELIMIT_{name}"
         config.setdefault(setting, "60/minute")  # a plugin's limit with no setting
         # Shared: the routes under one name draw from one budget per client.
         app.view_functions[endpoint] = limiter.shared_limit(
             lambda setting=setting: current_app.config[setting],
-            scope=name.lower(),
+            scope=scope,
             exempt_when=exempt_when,
+            on_breach=lambda _limit, scope=scope: metrics.count_refusal(scope),
         )(view)
 
 

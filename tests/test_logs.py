@@ -1,6 +1,7 @@
-"""Logs: one JSON access line per request on ``app.access``, with nothing of
-the request but its method and path; and no secret in any log record of any
-logger, at any level, through the whole README walk-through (CONTRACT §3: the
+"""Logs: one access line per request on ``app.access``, with nothing of the
+request but its method and path; and no secret in any log record of any
+logger, at any level, in any of its parts or in the JSON and text lines the
+service writes of it, through the whole README walk-through (CONTRACT §3: the
 password hash never leaves the service, in any log line)."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
+import urllib.parse
 import uuid
 
 import pytest
@@ -16,14 +19,28 @@ import sqlalchemy as sa
 from app.auth.models import AdminUser
 from app.db import db
 from app.events import EventOutbox
+from app.logs import JsonFormatter, TextFormatter
 from app.plugins import hookimpl
 from plugins.customer.models import Customer
 from plugins.password.models import ResetPasswordToken
 from tests.conftest import Auth
+from tests.gunicorn_server import Client, free_port, run_flask, running_gunicorn, secrets_env
 from tests.smtp import smtp_server  # noqa: F401 (fixture)
 
 ACCESS = "app.access"
-ACCESS_FIELDS = {"event", "method", "path", "status", "duration_ms", "request_id"}
+ACCESS_FIELDS = {
+    "time",
+    "level",
+    "logger",
+    "request_id",
+    "message",
+    "event",
+    "method",
+    "path",
+    "route",
+    "status",
+    "duration_ms",
+}
 STOREFRONT = "https://shop.example"
 TOKEN_IN_LINK = r"/reset-password\?token=([^\s\"'<>&]+)"
 
@@ -72,11 +89,12 @@ def all_logs(caplog):
 
 
 def access_lines(caplog) -> list[dict]:
+    """The access lines, as the service writes them with ``LOG_FORMAT=json``."""
     lines = []
     for record in caplog.records:
         if record.name == ACCESS:
             assert record.levelno == logging.INFO
-            lines.append(json.loads(record.getMessage()))
+            lines.append(json.loads(JsonFormatter().format(record)))
     return lines
 
 
@@ -85,8 +103,10 @@ def service_records(caplog) -> list[logging.LogRecord]:
 
 
 def record_texts(record: logging.LogRecord) -> list[str]:
-    """Everything of a record that a log handler could write."""
+    """Everything of a record that a log handler could write: its parts, and
+    the lines of both LOG_FORMATs (the JSON one holds every extra field)."""
     texts = [record.getMessage(), str(record.msg), repr(record.args)]
+    texts += [JsonFormatter().format(record), TextFormatter().format(record)]
     if record.exc_info:
         texts.append(logging.Formatter().formatException(record.exc_info))
     if record.exc_text:
@@ -106,16 +126,22 @@ def assert_logged_nowhere(caplog, secrets: dict[str, str]) -> None:
     assert leaks == []
 
 
-def assert_access_line(line: dict, method: str, path: str, status: int, request_id: str) -> None:
+def assert_access_line(
+    line: dict, method: str, path: str, status: int, request_id: str, route="the path"
+) -> None:
+    """``route`` is the route's template, the path itself by default; None
+    when no route matched."""
     assert set(line) == ACCESS_FIELDS
-    assert line["event"] == "request"
+    assert (line["level"], line["logger"], line["event"]) == ("INFO", ACCESS, "request")
     assert line["method"] == method
     assert line["path"] == path
+    assert line["route"] == (path if route == "the path" else route)
     assert line["status"] == status
     assert line["request_id"] == request_id
     assert isinstance(line["duration_ms"], int | float)
     assert not isinstance(line["duration_ms"], bool)
     assert line["duration_ms"] >= 0
+    assert line["message"] == f"{method} {path} {status} {line['duration_ms']}ms"
 
 
 # --- the access line -------------------------------------------------------------------
@@ -158,12 +184,13 @@ def test_every_request_logs_exactly_one_access_line_in_order(app, client, auth, 
         ("DELETE", "/api/customers", client.delete("/api/customers", headers=headers)),
     ]
 
-    # Then
+    # Then (a method no route takes matches no route)
     lines = access_lines(caplog)
     assert len(lines) == 3
-    for line, (method, path, response) in zip(lines, responses, strict=True):
+    routes = ["/api/customers", "/api/customers/me", None]
+    for line, (method, path, response), route in zip(lines, responses, routes, strict=True):
         assert_access_line(
-            line, method, path, response.status_code, response.headers["X-Request-ID"]
+            line, method, path, response.status_code, response.headers["X-Request-ID"], route
         )
     assert [line["status"] for line in lines] == [200, 403, 405]
 
@@ -209,7 +236,9 @@ def test_access_line_for_a_404(app, client, all_logs):
 
     assert response.status_code == 404
     [line] = access_lines(caplog)
-    assert_access_line(line, "GET", "/api/nothing-here", 404, response.headers["X-Request-ID"])
+    assert_access_line(
+        line, "GET", "/api/nothing-here", 404, response.headers["X-Request-ID"], route=None
+    )
 
 
 def test_access_line_for_a_401(app, client, all_logs):
@@ -509,3 +538,127 @@ def test_production_without_mail_server_logs_no_reset_link_and_keeps_the_event(m
     assert attempts == 1
     assert "MAIL_SERVER is not set" in last_error
     assert tokens == []
+
+
+# --- no secret in any line gunicorn writes --------------------------------------------------------
+
+
+def test_walk_through_under_gunicorn_at_debug_writes_no_secret_in_any_json_line(
+    smtp_server,  # noqa: F811
+    tmp_path,
+):
+    # Given gunicorn with two workers, every logger at DEBUG, JSON lines, real mail
+    env = {
+        **secrets_env(tmp_path),
+        "APP_ENV": "development",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "DEBUG",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'service.sqlite3'}",
+        "EVENTS_DELIVERY": "inline",
+        "MAIL_SERVER": smtp_server.host,
+        "MAIL_PORT": str(smtp_server.port),
+        "STOREFRONT_URL": STOREFRONT,
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "2",
+    }
+    for command in (
+        ("db", "upgrade"),
+        ("user", "create", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD),
+    ):
+        finished = run_flask(
+            env, *command, *(("--full-name", "Admin") if "user" in command else ())
+        )
+        assert finished.returncode == 0, finished.stderr
+    secrets = {"admin password": ADMIN_PASSWORD}
+
+    with running_gunicorn(env, tmp_path / "logs") as server:
+        api = Client(server.base_url)
+        # When the README's walk-through runs against it
+        secrets.update(_walk_through_over_http(api, smtp_server, hashes(env["DATABASE_URL"])))
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 0
+
+    # Then every line it wrote is one JSON object, and none holds a secret or a hash
+    assert len(secrets) == 12
+    assert all(secrets.values())
+    written = server.access_log.read_text() + server.error_log.read_text()
+    lines = [json.loads(text) for text in written.splitlines()]
+    for line in lines:
+        assert list(line)[:5] == ["time", "level", "logger", "request_id", "message"], line
+    assert {line["level"] for line in lines} >= {"DEBUG", "INFO"}, written
+    assert [name for name, secret in secrets.items() if secret in written] == []
+    assert "reset-password?token=" not in written
+
+
+def hashes(database_url: str):
+    """Reads the stored password hashes of the admin and the customer."""
+
+    def read() -> dict[str, str]:
+        engine = sa.create_engine(database_url)
+        with engine.connect() as conn:
+            found = {
+                "admin hash": conn.scalar(sa.select(AdminUser.password)),
+                "customer hash": conn.scalar(sa.select(Customer.password)),
+            }
+        engine.dispose()
+        return found
+
+    return read
+
+
+def _walk_through_over_http(api: Client, smtp, read_hashes) -> dict[str, str]:
+    """Tokens, logins, a customer, a reset and GraphQL over HTTP; the secrets
+    it used, and the hashes stored before the customer is deleted."""
+    secrets = {}
+    status, _, body = api(
+        "POST", "/api/user/tokens", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert status == 200, body
+    secrets["admin access token"] = body["data"]["accessToken"]
+    secrets["admin refresh token"] = body["data"]["refreshToken"]
+    status, _, body = api(
+        "POST", "/api/user/token/refresh", {"refreshToken": secrets["admin refresh token"]}
+    )
+    assert status == 200, body
+    admin = secrets["admin access token"]
+    customer = {"email": CUSTOMER_EMAIL, "password": CUSTOMER_PASSWORD, "full_name": "John"}
+    status, _, body = api("POST", "/api/customers", customer, token=admin)
+    assert status == 201, body
+    customer_uuid = body["data"]["uuid"]
+    secrets["customer password"] = CUSTOMER_PASSWORD
+    wrong = {"email": CUSTOMER_EMAIL, "password": WRONG_PASSWORD}
+    assert api("POST", "/api/customer/tokens", wrong)[0] == 401
+    secrets["wrong password"] = WRONG_PASSWORD
+    status, _, body = api(
+        "POST", "/api/customer/tokens", {"email": CUSTOMER_EMAIL, "password": CUSTOMER_PASSWORD}
+    )
+    assert status == 200, body
+    secrets["customer access token"] = body["data"]["accessToken"]
+    secrets["customer refresh token"] = body["data"]["refreshToken"]
+    status, _, body = api(
+        "POST", "/api/customer/token/refresh", {"refreshToken": secrets["customer refresh token"]}
+    )
+    assert status == 200, body
+    assert api("GET", "/api/customers/me", token=secrets["customer access token"])[0] == 200
+    status, _, body = api("POST", "/api/customers/reset-password", {"email": CUSTOMER_EMAIL})
+    assert (status, body) == (200, SUCCESS)
+    assert len(smtp.messages) == 1
+    secrets["reset token"], secrets["reset link"] = _reset_token(smtp)
+    status, _, body = api(
+        "POST",
+        "/api/customers/password",
+        {"token": urllib.parse.unquote(secrets["reset token"]), "password": NEW_PASSWORD},
+    )
+    assert (status, body) == (200, SUCCESS)
+    secrets["new customer password"] = NEW_PASSWORD
+    status, _, body = api(
+        "POST",
+        "/api/admin/graphql",
+        {"query": "{ customers { total items { email } } }"},
+        token=admin,
+    )
+    assert status == 200, body
+    secrets.update(read_hashes())
+    assert api("DELETE", f"/api/customers/{customer_uuid}", token=admin)[0] == 200
+    return secrets

@@ -14,6 +14,7 @@ no two tests (nor two runs) ever share a counter.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import signal
@@ -1487,6 +1488,7 @@ def production_env(tmp_path, **settings) -> dict:
         "LANG": "C.UTF-8",
         "APP_ENV": "production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        # Production refuses SQLite unless told: these tests need no PostgreSQL.
         "ALLOW_SQLITE_IN_PRODUCTION": "true",
         "SECRET_KEY": "ratelimits-secret-key-0123456789abcdef0123",
         "JWT_ADMIN_SECRET": "ratelimits-admin-secret-0123456789abcdef01",
@@ -1527,10 +1529,13 @@ def test_flask_db_upgrade_runs_with_redis_rate_limit_storage(
         engine.dispose()
 
 
-def gunicorn_start_log(tmp_path, **settings) -> list[str]:
-    """gunicorn's own log lines (stderr) from its start until every worker
-    has booted, after which it is stopped."""
-    env = production_env(tmp_path, HOST="127.0.0.1", PORT=str(free_port()), **settings)
+def gunicorn_start_log(tmp_path, **settings) -> list[dict]:
+    """The log lines on stderr (LOG_FORMAT=json; gunicorn's own are those of
+    ``gunicorn.error``) from its start until every worker has booted, after
+    which it is stopped."""
+    env = production_env(
+        tmp_path, HOST="127.0.0.1", PORT=str(free_port()), LOG_FORMAT="json", **settings
+    )
     workers = int(env.get("WEB_CONCURRENCY", "1"))
     log = tmp_path / "gunicorn.log"
     with log.open("w") as stderr:
@@ -1554,11 +1559,11 @@ def gunicorn_start_log(tmp_path, **settings) -> list[str]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
-    return log.read_text().splitlines()
+    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 MEMORY_WARNING = (
-    "[WARNING] RATELIMIT_STORAGE_URI is memory:// and 2 workers serve: each counts rate "
+    "RATELIMIT_STORAGE_URI is memory:// and 2 workers serve: each counts rate "
     "limits on its own, so a client gets up to 2 times every limit "
     "(set RATELIMIT_STORAGE_URI=redis://host:6379/0 to share the counts)"
 )
@@ -1569,9 +1574,10 @@ def test_gunicorn_warns_in_one_line_when_workers_count_rate_limits_alone(tmp_pat
     lines = gunicorn_start_log(tmp_path, WEB_CONCURRENCY="2")
 
     # Then
-    warnings = [line for line in lines if "[WARNING]" in line]
-    assert len(warnings) == 1, lines
-    assert warnings[0].endswith(MEMORY_WARNING), warnings[0]
+    warnings = [line for line in lines if line["level"] == "WARNING"]
+    assert [line["message"] for line in warnings if line["logger"] == "gunicorn.error"] == [
+        MEMORY_WARNING
+    ], lines
 
 
 @pytest.mark.parametrize(
@@ -1589,4 +1595,5 @@ def test_gunicorn_does_not_warn_when_rate_limits_are_counted_once(tmp_path, sett
     lines = gunicorn_start_log(tmp_path, **settings)
 
     # Then
-    assert [line for line in lines if "[WARNING]" in line] == [], lines
+    warnings = [line for line in lines if line["level"] == "WARNING"]
+    assert [line for line in warnings if line["logger"] == "gunicorn.error"] == [], lines

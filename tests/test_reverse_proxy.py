@@ -276,9 +276,8 @@ def test_nginx_passes_the_clients_request_id_to_the_service(stack):
     # Then the service answers it, and both logs carry it
     assert status == 200
     assert headers["X-Request-ID"] == request_id
-    assert '"GET /healthz HTTP/1.1" 200' in wait_for_line(
-        stack.gunicorn.access_log, f"request_id={request_id} "
-    )
+    served = json.loads(wait_for_line(stack.gunicorn.access_log, f'"request_id": "{request_id}"'))
+    assert (served["method"], served["path"], served["status"]) == ("GET", "/healthz", 200)
     assert '"GET /healthz HTTP/1.1" 200' in wait_for_line(
         stack.nginx.access_log, f"request_id={request_id} "
     )
@@ -293,7 +292,7 @@ def test_nginx_gives_a_request_without_an_id_its_own_which_the_service_uses(stac
     assert status == 200
     request_id = headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
-    wait_for_line(stack.gunicorn.access_log, f"request_id={request_id} ")
+    wait_for_line(stack.gunicorn.access_log, f'"request_id": "{request_id}"')
     wait_for_line(stack.nginx.access_log, f"request_id={request_id} ")
 
 
