@@ -79,7 +79,12 @@ def _hooks(pm) -> list[str]:
         for name, spec in owners[owner]:
             opts = [key for key in ("firstresult", "historic") if spec.opts.get(key)]
             flags = f" ({', '.join(opts)})" if opts else ""
-            lines += [f"#### `{name}{_signature(spec.function)}`{flags}", "", _doc(spec.function), ""]
+            lines += [
+                f"#### `{name}{_signature(spec.function)}`{flags}",
+                "",
+                _doc(spec.function),
+                "",
+            ]
     return lines
 
 
