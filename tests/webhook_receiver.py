@@ -107,7 +107,7 @@ class Receiver:
             self._server = None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
@@ -129,6 +129,6 @@ def another_receiver():
 
 @pytest.fixture
 def receiver_not_started():
-    waiting = Receiver(_free_port())
+    waiting = Receiver(free_port())
     yield waiting
     waiting.stop()
