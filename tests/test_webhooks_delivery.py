@@ -508,3 +508,60 @@ def test_the_secret_never_reaches_the_log(client, auth, app, receiver, caplog):
     assert "webhook delivery to" in caplog.text
     assert secret not in caplog.text
     assert uuid.UUID(receiver.requests[0].headers["x-webhook-id"])
+
+
+def test_https_goes_to_the_checked_address_with_the_host_name_in_sni_and_the_certificate_check(
+    make_app, tmp_path
+):
+    # Given an https receiver on 127.0.0.1 whose certificate names "localhost",
+    # issued by a CA the service is told to trust
+    from tests.conftest import Auth
+    from tests.webhook_receiver import Receiver, certificates
+
+    ca_file, tls = certificates(tmp_path, "localhost")
+    secure = Receiver(tls=tls).start()
+    try:
+        app = make_app(**{**SETTINGS, "WEBHOOK_ALLOW_HTTP": False}, WEBHOOK_CA_BUNDLE=str(ca_file))
+        client = app.test_client()
+        auth = Auth(app, client)
+        admin = auth.admin_headers()
+        endpoint = register(client, admin, secure.url(host="localhost"))
+
+        # When an event is delivered
+        auth.create_customer()
+        run_events(app, rounds=2)
+    finally:
+        secure.stop()
+
+    # Then the certificate was checked against the URL's host, and the delivery made
+    (request,) = secure.requests
+    assert request.headers["host"] == f"localhost:{secure.port}"
+    assert deliveries(client, admin, endpoint)[0]["success"] is True
+
+
+def test_a_certificate_for_another_host_fails_the_delivery(make_app, tmp_path):
+    # Given an https receiver whose certificate names another host
+    from tests.conftest import Auth
+    from tests.webhook_receiver import Receiver, certificates
+
+    ca_file, tls = certificates(tmp_path, "elsewhere.example.test")
+    secure = Receiver(tls=tls).start()
+    try:
+        app = make_app(**SETTINGS, WEBHOOK_CA_BUNDLE=str(ca_file))
+        client = app.test_client()
+        auth = Auth(app, client)
+        admin = auth.admin_headers()
+        endpoint = register(client, admin, secure.url(host="localhost"))
+
+        # When an event is delivered
+        auth.create_customer()
+        run_events(app, rounds=2)
+    finally:
+        secure.stop()
+
+    # Then nothing was posted, and the log names the certificate problem
+    assert secure.requests == []
+    (failed,) = deliveries(client, admin, endpoint)
+    assert failed["success"] is False
+    assert "CERTIFICATE_VERIFY_FAILED" in failed["error"]
+    assert "localhost" in failed["error"]

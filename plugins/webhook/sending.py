@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -93,10 +94,20 @@ class _Deadline:
             socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
 
 
-def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+def post(
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    ca_bundle: str | None = None,
+) -> Outcome:
     """POST ``body`` to ``target`` (already checked) with ``headers`` added to
     the JSON content type and the user agent. Tries the host's next address
-    only when a connection could not be made, so a request is sent at most once."""
+    only when a connection could not be made, so a request is sent at most once.
+
+    :param ca_bundle: a PEM file of the CAs an https receiver's certificate
+        must chain to; the public ones (certifi's) when None.
+    """
     started = time.monotonic()
     headers = {
         "Content-Type": "application/json",
@@ -110,7 +121,10 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
     status, error = None, None
     with (
         httpx.Client(
-            timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=False,
+            verify=ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True,
         ) as client,
         _Deadline(timeout) as deadline,
     ):

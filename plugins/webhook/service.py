@@ -358,7 +358,9 @@ def _attempt(url: str, sealed: str, event_id: str, name: str, attempt: int, body
         "X-Webhook-Attempt": str(attempt),
         "X-Webhook-Signature": signature(secret, timestamp, body),
     }
-    return sending.post(target, body, headers, config["WEBHOOK_TIMEOUT"])
+    return sending.post(
+        target, body, headers, config["WEBHOOK_TIMEOUT"], config["WEBHOOK_CA_BUNDLE"]
+    )
 
 
 def delivery_finished(endpoint_uuid: str, event_name: str, attempt: int, outcome: Outcome) -> None:

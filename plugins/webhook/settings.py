@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.settings import Setting
+
+
+def _ca_bundle(text: str) -> str:
+    if not Path(text).is_file():
+        raise ValueError("must name a readable file of PEM certificates")
+    return text
+
 
 SETTINGS = [
     Setting(
@@ -24,6 +33,13 @@ SETTINGS = [
         bool,
         default=False,
         help="true accepts plain http:// endpoint URLs; otherwise https only",
+    ),
+    Setting(
+        "WEBHOOK_CA_BUNDLE",
+        _ca_bundle,
+        default=None,
+        help="a file of PEM CA certificates that https receivers' certificates must chain to,"
+        " instead of the public ones (a receiver behind an internal CA)",
     ),
     Setting(
         "WEBHOOK_MAX_CONSECUTIVE_FAILURES",
