@@ -51,6 +51,7 @@ BUILTIN_PLUGINS = {
     "customer": "plugins.customer.plugin",
     "address": "plugins.address.plugin",
     "password": "plugins.password.plugin",
+    "webhook": "plugins.webhook.plugin",
 }
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

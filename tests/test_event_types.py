@@ -14,6 +14,14 @@ from app.plugins import contributions
 
 hookimpl = pluggy.HookimplMarker("evershop")
 
+# A webhook endpoint's first failure disables it, so that the walk meets the
+# webhook plugin's events too.
+WEBHOOKS = {
+    "WEBHOOK_ALLOW_PRIVATE": True,
+    "WEBHOOK_ALLOW_HTTP": True,
+    "WEBHOOK_MAX_CONSECUTIVE_FAILURES": 1,
+    "WEBHOOK_MIN_FAILING_SECONDS": 0,
+}
 ADDRESS = {"full_name": "J S", "address_1": "1 Main St", "city": "Springfield", "country": "US"}
 
 
@@ -35,7 +43,12 @@ class Everything:
 
 def walk(client, auth, caplog) -> None:
     """Every kind of change, once."""
+    from tests.webhook_receiver import free_port
+
     admin = auth.admin_headers()
+    # Nothing listens there: the delivery of the first event fails.
+    endpoint = {"url": f"http://127.0.0.1:{free_port()}/", "events": ["customer_registered"]}
+    assert client.post("/api/webhooks", json=endpoint, headers=admin).status_code == 201
     customer = auth.create_customer()
     base = f"/api/customers/{customer['uuid']}"
     client.patch(base, json={"full_name": "J"}, headers=admin)
@@ -53,7 +66,7 @@ def walk(client, auth, caplog) -> None:
 def test_register_events_declares_every_event_the_service_emits(make_app, register_plugin, caplog):
     from tests.conftest import Auth
 
-    app = make_app(EVENTS_DELIVERY="inline")
+    app = make_app(EVENTS_DELIVERY="inline", **WEBHOOKS)
     client = app.test_client()
     names = declared(app)
     everything = Everything(list(names))
@@ -71,7 +84,7 @@ def test_register_events_declares_every_event_the_service_emits(make_app, regist
 def test_event_sequence_follows_the_order_of_the_changes(make_app, caplog):
     from tests.conftest import Auth
 
-    app = make_app(EVENTS_DELIVERY="inline")
+    app = make_app(EVENTS_DELIVERY="inline", **WEBHOOKS)
     client = app.test_client()
     everything = Everything(list(declared(app)))
     app.extensions["plugins"].register(everything, name="everything")

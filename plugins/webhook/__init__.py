@@ -1,0 +1,1 @@
+"""Webhooks: customer events POSTed to other systems' endpoints (docs/webhooks.md)."""
