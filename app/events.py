@@ -88,6 +88,13 @@ class EventOutbox(db.Model):
     failed_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
+class RetryLater(Exception):
+    """Raised by a subscriber that could not do its work for a reason it
+    expects (a server down, a receiver answering 500): the delivery is retried
+    with backoff as for any failure, and logged as one WARNING line with the
+    message, without a traceback."""
+
+
 @dataclass(frozen=True)
 class EventType:
     """An event a plugin emits, declared through ``register_events`` so that
@@ -221,6 +228,12 @@ def _deliver_row(row) -> tuple[list[str], list[str]]:
             continue
         try:
             handler(event)
+        except RetryLater as error:
+            log.warning(
+                "subscriber %s will retry event %s (%s): %s", name, event.name, event.uuid, error
+            )
+            errors.append(f"{name}: {type(error).__name__}: {error}")
+            metrics.count_delivery(name, event.name, ok=False)
         except Exception as error:  # a subscriber's failure must not stop the others
             log.exception("subscriber %s failed on event %s (%s)", name, event.name, event.uuid)
             errors.append(f"{name}: {type(error).__name__}: {error}")

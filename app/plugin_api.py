@@ -22,7 +22,8 @@ Names:
   status and message; :meth:`ValidationError.for_field` names a field.
 * Data: :data:`db` (your models subclass ``db.Model``), :func:`transaction`
   and :func:`after_commit` (the unit of work), :func:`emit` and :class:`Event`,
-  :func:`utcnow`, :data:`JSONType`.
+  :func:`utcnow`, :data:`JSONType`; a subscriber raises :class:`RetryLater`
+  for an expected failure (retried, logged without a traceback).
 * Other plugins: :func:`service`, :func:`find_customer`.
 * GraphQL: :func:`batched`, :func:`remember`, :func:`date_value`.
 * Mail: :class:`OutgoingMail`, :func:`render_mail`, :func:`send_mail`.
@@ -45,7 +46,7 @@ from app.errors import (
     Unauthorized,
     ValidationError,
 )
-from app.events import Event, EventType, emit
+from app.events import Event, EventType, RetryLater, emit
 from app.graphql import GraphQLContribution, batched, date_value, remember
 from app.http import Blueprint, load, read_json_body
 from app.mail import OutgoingMail
@@ -88,6 +89,7 @@ __all__ = [
     "NotFound",
     "OutgoingMail",
     "Principal",
+    "RetryLater",
     "Setting",
     "TooManyRequests",
     "Unauthorized",

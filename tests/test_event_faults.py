@@ -465,3 +465,34 @@ def test_timeouts_too_short_to_work_are_a_start_up_error(tmp_path, name, value):
         load_config(str(tmp_path), {name: value})
 
     assert str(raised.value).startswith(f"{name} must be at least")
+
+
+# --- expected failures -------------------------------------------------------------------
+
+
+def test_subscriber_raising_retry_later_is_retried_and_logged_without_a_traceback(
+    app, auth, register_plugin, caplog
+):
+    from app.events import RetryLater
+    from tests.test_events import hookimpl as evershop_hookimpl
+
+    class Receiver:
+        @evershop_hookimpl
+        def subscribe(self):
+            def handle(event):
+                raise RetryLater("the CRM answered 503")
+
+            return {"customer_registered": handle}
+
+    register_plugin(Receiver(), name="crm")
+    auth.create_customer()
+
+    with caplog.at_level(logging.WARNING, logger="app.events"):
+        assert run_worker(app) == "delivered 0, failed 1\n"
+
+    (row,) = outbox(app)
+    assert row["last_error"] == "crm: RetryLater: the CRM answered 503"
+    (record,) = [r for r in caplog.records if r.name == "app.events"]
+    assert record.levelname == "WARNING"
+    assert record.exc_info is None
+    assert "the CRM answered 503" in record.getMessage()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.auth.guards import admin_required
+from app.auth.guards import allow
 from app.http import Blueprint
 from app.openapi import errors, location_header
 from plugins.webhook import service
@@ -24,7 +24,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api", description="Webhooks")
 
 
 @blp.post("/webhooks")
-@admin_required
+@allow("admin")
 @blp.arguments(EndpointCreateSchema)
 @blp.response(201, EndpointWithSecretEnvelope, headers=location_header("/api/webhooks/<uuid>"))
 def create_endpoint(data):
@@ -34,7 +34,7 @@ def create_endpoint(data):
 
 
 @blp.get("/webhooks")
-@admin_required
+@allow("admin")
 @blp.arguments(PageQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, EndpointPageEnvelope)
 def list_endpoints(query):
@@ -43,7 +43,7 @@ def list_endpoints(query):
 
 
 @blp.get("/webhooks/<uuid:endpoint_uuid>")
-@admin_required
+@allow("admin")
 @blp.response(200, EndpointEnvelope)
 def read_endpoint(endpoint_uuid):
     """One endpoint (without its secret)."""
@@ -51,7 +51,7 @@ def read_endpoint(endpoint_uuid):
 
 
 @blp.patch("/webhooks/<uuid:endpoint_uuid>")
-@admin_required
+@allow("admin")
 @blp.arguments(EndpointUpdateSchema)
 @blp.response(200, EndpointEnvelope)
 def update_endpoint(data, endpoint_uuid):
@@ -60,7 +60,7 @@ def update_endpoint(data, endpoint_uuid):
 
 
 @blp.delete("/webhooks/<uuid:endpoint_uuid>")
-@admin_required
+@allow("admin")
 @blp.response(200, EndpointEnvelope)
 def delete_endpoint(endpoint_uuid):
     """Delete an endpoint and its delivery log."""
@@ -68,7 +68,7 @@ def delete_endpoint(endpoint_uuid):
 
 
 @blp.post("/webhooks/<uuid:endpoint_uuid>/secret")
-@admin_required
+@allow("admin")
 @blp.response(200, EndpointWithSecretEnvelope)
 def rotate_secret(endpoint_uuid):
     """Replace the endpoint's signing secret; the answer shows the new one, once."""
@@ -76,7 +76,7 @@ def rotate_secret(endpoint_uuid):
 
 
 @blp.post("/webhooks/<uuid:endpoint_uuid>/ping")
-@admin_required
+@allow("admin")
 @errors(409)
 @blp.response(202, PingEnvelope)
 def ping_endpoint(endpoint_uuid):
@@ -85,7 +85,7 @@ def ping_endpoint(endpoint_uuid):
 
 
 @blp.get("/webhooks/<uuid:endpoint_uuid>/deliveries")
-@admin_required
+@allow("admin")
 @blp.arguments(PageQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, DeliveryPageEnvelope)
 def list_deliveries(query, endpoint_uuid):

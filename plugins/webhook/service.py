@@ -28,7 +28,7 @@ from flask import current_app
 from app import metrics
 from app.db import as_utc, db, format_timestamp, utcnow
 from app.errors import Conflict, NotFound, ValidationError
-from app.events import Event, emit
+from app.events import Event, RetryLater, emit
 from app.transactions import transaction
 from plugins.webhook import addresses, sending
 from plugins.webhook.events import (
@@ -48,7 +48,7 @@ NOT_FOUND = "Webhook endpoint not found."
 DISABLED_BY_ADMIN = "disabled through the API"
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(RetryLater):
     """A delivery attempt failed; the outbox retries it with backoff."""
 
 
