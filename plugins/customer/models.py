@@ -43,10 +43,18 @@ class Customer(db.Model):
     meta_data = mapped_column(JSONType, nullable=False, default=dict)
     # The service's own columns: tokens issued before the password last
     # changed are refused; tokens this service signs carry token_version, and
-    # any other version is refused.
-    password_changed_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # any other version is refused. The database moves both on whenever the
+    # password changes, whoever changes it (migration 0007), so the ORM reads
+    # them back after an update rather than trusting what it wrote.
+    password_changed_at = mapped_column(
+        sa.DateTime(timezone=True), nullable=True, server_onupdate=sa.FetchedValue()
+    )
     token_version: Mapped[int] = mapped_column(
-        sa.Integer, nullable=False, default=0, server_default="0"
+        sa.Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        server_onupdate=sa.FetchedValue(),
     )
 
     def to_identity(self) -> dict:

@@ -129,9 +129,8 @@ def update_customer(customer_uuid: uuid.UUID, data: dict, context: HookContext) 
             setattr(customer, name, data[name])
         now = utcnow()
         if password_hash is not None:
+            # The database then revokes older tokens (migration 0007).
             customer.password = password_hash
-            customer.password_changed_at = now
-            customer.token_version = Customer.token_version + 1  # older tokens: refused
             changes.append("password")
         if changes:
             customer.updated_at = now
