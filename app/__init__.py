@@ -7,7 +7,19 @@ import logging
 import flask_smorest
 from flask import Flask
 
-from app import cors, errors, events, graphql, health, http, mail, openapi, ratelimit, settings
+from app import (
+    cors,
+    errors,
+    events,
+    graphql,
+    health,
+    http,
+    mail,
+    migrations,
+    openapi,
+    ratelimit,
+    settings,
+)
 from app.auth import guards, tokens
 from app.config import load_config, startup_warnings
 from app.db import db, init_outage_handling, migrate
@@ -52,6 +64,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     declared = contributions(pm, "register_settings")
     app.extensions["plugin_settings"] = declared
     settings.load(declared, app.config, env)
+    migrations.init_app(app)
     mail.init_app(app)
     with app.app_context():
         for blueprint in collect("register_blueprints", app=app):
@@ -65,10 +78,12 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     ratelimit.init_app(app)
     cors.init_app(app)
 
-    from app.cli import events_cli, plugins_command
+    from app.cli import db_command, events_cli, evershop_cli, plugins_command
 
     app.cli.add_command(plugins_command)
     app.cli.add_command(events_cli)
+    app.cli.add_command(db_command())  # in place of Flask-Migrate's: upgrades every branch
+    app.cli.add_command(evershop_cli)
     errors.init_app(app)  # last: our envelope wins over flask-smorest's handler
     return app
 

@@ -33,6 +33,8 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
         session.rollback()
     with writing():
         session.connection()  # begins now, as a write transaction
+    # Isolated hooks called in the block run in savepoints (app.plugins).
+    session.info["writing"] = True
     try:
         yield session
         session.flush()
@@ -46,4 +48,6 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
                 if is_unique_violation(error, needle):
                     raise replacement from None
         raise
+    finally:
+        session.info.pop("writing", None)
     events.dispatcher().committed(emitted)

@@ -80,3 +80,15 @@ class Customer(db.Model):
             "created_at": format_timestamp(self.created_at),
             "updated_at": format_timestamp(self.updated_at),
         }
+
+
+# The search's trigram indexes (migration 0003), on PostgreSQL only; declared
+# here so that `flask db check` compares them.
+for _column in (Customer.email, Customer.full_name):
+    _lowered = f"lower_{_column.key}"
+    sa.Index(
+        f"ix_customer_{_column.key}_trgm",
+        sa.func.lower(_column).label(_lowered),
+        postgresql_using="gin",
+        postgresql_ops={_lowered: "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")
