@@ -7,7 +7,7 @@ PORT ?= 3000
 export FLASK_APP := wsgi
 
 .PHONY: docs install run migrate test lint format clean bench bench-smoke bench-scale \
-	evershop-install test-evershop
+	evershop-install test-evershop db-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ run: migrate
 # The whole suite, on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The models and the migrations agree: fresh SQLite and PostgreSQL databases
+# (TEST_DATABASE_URL's server, or the local one) migrated, then `flask db check`.
+db-check: install
+	$(BIN)/python scripts/db_check.py
 
 # The real EverShop 2.2.1 beside the service (docs/evershop.md): npm install and
 # production build into EVERSHOP_CACHE (default ~/.cache/evershop-customer-service/),

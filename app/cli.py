@@ -1,20 +1,27 @@
-"""Core commands: ``flask plugins`` (what is loaded) and ``flask events``."""
+"""Core commands: ``flask plugins`` (what is loaded), ``flask events``,
+``flask db`` (Flask-Migrate's, with an ``upgrade`` of every branch that
+adopts EverShop's database) and ``flask evershop check``."""
 
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
+from alembic.util import CommandError
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from flask_migrate.cli import db as migrate_db_group
 
 
 @click.group("plugins", invoke_without_command=True)
 @click.pass_context
 @with_appcontext  # also when invoked outside ``flask`` (the test CLI runner)
 def plugins_command(ctx: click.Context) -> None:
-    """List the plugins: where each comes from, what it requires, its hooks."""
+    """List the plugins: where each comes from, what it requires, its hooks,
+    its settings and its migrations (folder, head, and where the database is)."""
     if ctx.invoked_subcommand is not None:
         return
     pm = current_app.extensions["plugins"]
+    branches = _plugin_migrations()
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
             click.echo(f"{name} (blocked)")
@@ -34,6 +41,36 @@ def plugins_command(ctx: click.Context) -> None:
         for setting in current_app.extensions["plugin_settings"].get(name, []):
             value = setting.shown(current_app.config.get(setting.name))
             click.echo(f"  setting: {setting.name}={value}  {setting.help}".rstrip())
+        if name in branches:
+            click.echo(f"  migrations: {branches[name]}")
+
+
+def _plugin_migrations() -> dict[str, str]:
+    """One line per plugin that ships migrations: folder, head, current."""
+    from app import migrations
+    from app.db import db
+
+    folders = migrations.folders()
+    if len(folders) == 1:
+        return {}
+    try:
+        with db.engine.connect() as conn:
+            states = {state.name: state for state in migrations.branch_states(conn)}
+    except (sa.exc.SQLAlchemyError, CommandError) as error:
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())
+        return {
+            name: f"{folder} (current unknown: {reason})"
+            for name, folder in folders.items()
+            if name != migrations.CORE
+        }
+    lines = {}
+    for name, state in states.items():
+        if state.plugin:
+            head = ", ".join(state.heads) or "none"
+            current = ", ".join(state.current) or "none"
+            behind = "  (behind: run flask db upgrade)" if state.behind else ""
+            lines[name] = f"{state.folder}  head {head}, current {current}{behind}"
+    return lines
 
 
 events_cli = AppGroup("events", help="Deliver the events in the outbox, and see the failed ones.")
@@ -91,3 +128,103 @@ def _moment(value) -> str:
     from app.db import format_timestamp
 
     return format_timestamp(value) or "-"
+
+
+# --- flask db ---------------------------------------------------------------------------------
+
+
+@click.command("upgrade")
+@click.option(
+    "-d", "--directory", default=None, help='Migration script directory (default is "migrations")'
+)
+@click.option(
+    "--sql", is_flag=True, help="Don't emit SQL to database - dump to standard output instead"
+)
+@click.option(
+    "--tag", default=None, help='Arbitrary "tag" name - can be used by custom env.py scripts'
+)
+@click.option(
+    "-x", "--x-arg", multiple=True, help="Additional arguments consumed by custom env.py scripts"
+)
+@click.argument("revision", default="heads")
+@with_appcontext
+def upgrade_command(directory, sql, tag, x_arg, revision):
+    """Upgrade to a later version: by default every branch's newest ("heads"),
+    the core's and each plugin's. A database EverShop made is adopted, after
+    the pre-flight check of `flask evershop check`; nothing is written when
+    something would block the migration."""
+    from flask import g
+
+    from app import adoption, migrations
+
+    try:
+        migrations.upgrade(
+            revision,
+            sql=sql,
+            tag=tag,
+            x_arg=x_arg or getattr(g, "x_arg", None),
+            directory=directory or getattr(g, "directory", None),
+            echo=click.echo,
+        )
+    except adoption.AdoptionRefused as refused:
+        raise click.ClickException(f"the database was not migrated:\n{refused}") from None
+    except CommandError as error:  # Alembic's, or migrations.MigrationsError
+        raise click.ClickException(str(error)) from None
+
+
+def db_command() -> click.Group:
+    """Flask-Migrate's ``db`` group, whose ``upgrade`` goes to every branch's head.
+
+    A group of its own, holding Flask-Migrate's commands and options, rather
+    than a change to Flask-Migrate's group, which every app in the process
+    shares. Its ``upgrade`` goes to ``head``: one revision, which Alembic
+    refuses once a plugin's migrations add a branch (docs/operations.md,
+    "Migrating").
+    """
+    group = click.Group(
+        name="db",
+        callback=migrate_db_group.callback,
+        params=list(migrate_db_group.params),
+        help=migrate_db_group.help,
+        commands=dict(migrate_db_group.commands),
+    )
+    group.add_command(upgrade_command)
+    return group
+
+
+# --- flask evershop -------------------------------------------------------------------------
+
+
+evershop_cli = AppGroup("evershop", help="Adopting a database that EverShop made.")
+
+
+@evershop_cli.command("check")
+@click.option("--fix", is_flag=True, help="Resolve what can be resolved safely, and say what.")
+def evershop_check(fix: bool) -> None:
+    """The pre-flight check of `flask db upgrade` on EverShop's database: what
+    would block the migration, and what behaves differently for EverShop's
+    customers. Exits with status 1 while something blocks the migration."""
+    from app import adoption
+    from app.db import db, write_connection
+
+    try:
+        with db.engine.connect() as conn:
+            kind = adoption.schema_kind(conn)
+    except adoption.AdoptionRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    if kind == adoption.EMPTY:
+        click.echo("no EverShop customer tables in this database: nothing to check")
+        return
+    if fix:
+        with write_connection() as conn:
+            changes = adoption.fix(conn)
+        for line in changes:
+            click.echo(f"fixed: {line}")
+        if not changes:
+            click.echo("--fix: nothing it can resolve was found")
+    with db.engine.connect() as conn:
+        findings = adoption.check(conn)
+    for line in adoption.report(findings):
+        click.echo(line)
+    if any(finding.blocking for finding in findings):
+        raise SystemExit(1)

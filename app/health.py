@@ -3,10 +3,12 @@
 * ``GET /healthz``: the process answers (liveness). It touches nothing else, so
   a database outage never gets healthy processes restarted.
 * ``GET /readyz``: the process can serve (readiness): the database answers and
-  its schema is at the head revision of ``migrations/``. Otherwise 503 in the
-  error envelope, with the reason. Each probe opens a connection of its own,
-  with a short connect timeout, so the answer comes quickly when the database
-  is down and reflects its return at once, without a restart.
+  its schema is at the head of every branch of the migrations — the core's
+  and each plugin's (:mod:`app.migrations`). Otherwise 503 in the error
+  envelope, with the reason, naming a plugin whose migrations are behind.
+  Each probe opens a connection of its own, with a short connect timeout, so
+  the answer comes quickly when the database is down and reflects its return
+  at once, without a restart.
 
 Neither takes a token.
 """
@@ -14,20 +16,17 @@ Neither takes a token.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy.pool import NullPool
 
+from app import migrations
 from app.db import db
 from app.errors import error_response
 
 # Seconds to wait for PostgreSQL to accept a connection, and for the query.
 CONNECT_TIMEOUT = 3
 STATEMENT_TIMEOUT_MS = 3000
-# Where Alembic records the revision a database is at.
-VERSION_TABLE = "alembic_version"
 
 blueprint = Blueprint("health", __name__)
 
@@ -40,42 +39,41 @@ def healthz():
 @blueprint.get("/readyz")
 def readyz():
     try:
-        heads = _heads()
+        script = migrations.script_directory()
+    except migrations.MigrationsError as error:
+        return error_response(503, f"migrations unusable: {error}")
     except CommandError as error:
         return error_response(503, f"migrations not found: {error}")
-    head = ", ".join(heads) or "none"
     try:
         conn = _probe_engine().connect()
     except sa.exc.SQLAlchemyError as error:
         return error_response(503, f"database unreachable: {_reason(error)}")
     with conn:
         try:
-            current = ", ".join(_current_revisions(conn)) or "none"
+            if conn.dialect.name == "postgresql":
+                # SET LOCAL rather than a startup option: PgBouncer refuses those.
+                conn.execute(sa.text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+            states = migrations.branch_states(conn, script)
         except sa.exc.SQLAlchemyError as error:
             return error_response(503, f"migration state unreadable: {_reason(error)}")
-    if current != head:
-        return error_response(503, f"migrations not at head: at {current}, head is {head}")
-    return jsonify({"data": {"status": "ready", "revision": head}})
+    behind = [_behind(state) for state in states if state.behind]
+    if behind:
+        return error_response(503, "; ".join(behind))
+    data = {"status": "ready", "revision": _revisions(states[0].heads)}
+    plugins = {state.name: _revisions(state.heads) for state in states if state.plugin}
+    if plugins:
+        data["plugins"] = plugins
+    return jsonify({"data": data})
 
 
-def _heads() -> tuple[str, ...]:
-    """The head revisions of the migrations this code ships with (read once)."""
-    state = current_app.extensions.setdefault("health", {})
-    if "heads" not in state:
-        config = Config()
-        config.set_main_option("script_location", current_app.extensions["migrate"].directory)
-        state["heads"] = tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
-    return state["heads"]
+def _revisions(revisions: tuple[str, ...]) -> str:
+    return ", ".join(revisions) or "none"
 
 
-def _current_revisions(conn: sa.Connection) -> tuple[str, ...]:
-    """The revisions the database is stamped with (none on an empty database)."""
-    if conn.dialect.name == "postgresql":
-        # SET LOCAL rather than a startup option: PgBouncer refuses those.
-        conn.execute(sa.text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-    if not sa.inspect(conn).has_table(VERSION_TABLE):
-        return ()
-    return tuple(sorted(conn.scalars(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))))
+def _behind(state: migrations.BranchState) -> str:
+    """Why a branch is not ready: where the database is, and the head."""
+    whose = f"migrations of plugin {state.name}" if state.plugin else "migrations"
+    return f"{whose} not at head: at {_revisions(state.current)}, head is {_revisions(state.heads)}"
 
 
 def _probe_engine() -> sa.Engine:

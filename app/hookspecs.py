@@ -36,6 +36,7 @@ plugin may use to carry data from a before-hook to its after-hook.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -156,6 +157,38 @@ def register_settings() -> Any:
     the names with your plugin's (``LOYALTY_POINTS_ON_SIGNUP``).
 
     :return: a setting or a list of them.
+    """
+
+
+@hookspec
+def register_migrations() -> Path | str | None:
+    """Return the folder of Alembic revisions that make this plugin's tables.
+
+    Called once while the app is built; a plugin that returns more than one
+    folder, or one that does not exist, stops start-up with a line naming it.
+    The folder holds revision files only (no ``env.py``): the core's Alembic
+    environment runs them, on the same database and connection as its own.
+    Its revisions form a branch of their own:
+
+    * the first one has ``down_revision = None``, ``branch_labels =
+      ("<plugin name>",)`` and ``depends_on`` the core revision whose tables
+      it refers to (``"0001"`` for ``customer``); later ones revise the
+      plugin's own revisions only — a revision outside the folder in
+      ``down_revision`` stops ``flask db upgrade`` and ``/readyz`` with the
+      plugin's name;
+    * revision ids are unique across every plugin: prefix them with the
+      plugin's name (``loyalty_0001``).
+
+    ``flask db upgrade`` applies the core's and every plugin's revisions (it
+    goes to ``heads``); ``/readyz`` answers 503 naming the plugin while its
+    branch is behind; ``flask plugins`` shows the folder, its head and where
+    the database is. Until the plugin's revisions ran its tables are missing:
+    a ``*_extend_read`` hook that queries them fails, is logged with the
+    plugin's name, and the read goes on without it. docs/plugins.md, "Tables
+    and migrations", walks through it.
+
+    :return: a :class:`pathlib.Path` or a path as text, or None when the
+        plugin has no tables.
     """
 
 

@@ -12,7 +12,9 @@ plugin. Failures are handled in one place, :meth:`PluginManager.register`,
 which guards each implementation as it is registered:
 
 * in an after-hook (``*_after_*``) or a read extension (``*_extend_read``), an
-  exception is logged with the plugin's name and the call goes on without it;
+  exception is logged with the plugin's name and the call goes on without it,
+  on a database transaction the failure did not spoil (a query of a table the
+  plugin's migrations have not made yet fails that query alone);
 * a contribution hook's (``register_*``) answer is wrapped in
   :class:`Attributed`, naming the plugin (read them with :func:`contributions`
   or :func:`collect`);
@@ -26,6 +28,7 @@ the specs of its domain through ``register_hookspecs`` when it is registered.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -34,10 +37,11 @@ from importlib import metadata
 from typing import Any
 
 import pluggy
-from flask import current_app
+import sqlalchemy as sa
+from flask import current_app, has_app_context
 
 from app.config import ConfigError
-from app.db import is_disconnect
+from app.db import db, is_disconnect
 from app.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -112,6 +116,33 @@ def _isolated(hook_name: str) -> bool:
     return "_after_" in hook_name or hook_name.endswith("_extend_read")
 
 
+@contextlib.contextmanager
+def _database_kept_usable():
+    """Leave the request's database transaction usable whatever an isolated
+    hook's query does: after one failed statement PostgreSQL refuses every
+    other of the transaction (a plugin whose table is not migrated yet would
+    otherwise fail the hooks after it, and the request).
+
+    Inside a write (:func:`app.transactions.transaction`) the hook runs in a
+    savepoint, rolled back if it fails. Elsewhere (reads, after-hooks) a
+    failed statement ends the transaction, which held no writes: the next
+    query begins another.
+    """
+    if not has_app_context() or "sqlalchemy" not in current_app.extensions:
+        yield
+        return
+    session = db.session()
+    if session.info.get("writing"):
+        with session.begin_nested():
+            yield
+        return
+    try:
+        yield
+    except sa.exc.DBAPIError:
+        session.rollback()
+        raise
+
+
 def _guard(function, plugin_name: str, hook_name: str):
     """``function`` with the failure policy of its hook (see the module's docstring)."""
     if hook_name == "subscribe":
@@ -149,7 +180,8 @@ def _guard(function, plugin_name: str, hook_name: str):
         @functools.wraps(function)
         def isolated(*args):
             try:
-                return function(*args)
+                with _database_kept_usable():
+                    return function(*args)
             except Exception:
                 log.exception("plugin %s failed in %s", plugin_name, hook_name)
                 return None

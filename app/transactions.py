@@ -61,6 +61,8 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
     with writing():
         session.connection()  # begins now, as a write transaction
     session.info[_DEPTH] = 1
+    # Isolated hooks called in the block run in savepoints (app.plugins).
+    session.info["writing"] = True
     try:
         yield session
         session.flush()
@@ -75,6 +77,7 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
         raise
     finally:
         session.info[_DEPTH] = 0
+        session.info.pop("writing", None)
     events.dispatcher().committed(emitted)
     for callback in callbacks:
         callback()

@@ -1,4 +1,5 @@
 import logging
+import warnings
 from logging.config import fileConfig
 
 from alembic import context
@@ -44,6 +45,14 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """What `flask db check` and autogenerate compare with the models: not a
+    table the models do not declare, which is not this service's to manage
+    (EverShop's own tables in a shared database, or a plugin's that is not
+    declared on ``app.db.db.Model``); it is neither dropped nor reported."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -84,14 +93,27 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_object", include_object)
 
-    connectable = get_engine()
-
-    with connectable.connect() as connection:
+    def run(connection):
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        with warnings.catch_warnings():
+            # SQLite cannot reflect expression indexes (lower(email), the
+            # trigram ones), so Alembic skips them there, saying so each time;
+            # PostgreSQL compares them.
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression")
+            with context.begin_transaction():
+                context.run_migrations()
 
-        with context.begin_transaction():
-            context.run_migrations()
+    # `flask db upgrade` (app/migrations.py) hands over its own connection, so
+    # that adopting a database and upgrading it are one transaction.
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    with get_engine().connect() as connection:
+        run(connection)
 
 
 if context.is_offline_mode():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,16 @@ TABLES = (
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
+
+
+def core_head() -> str:
+    """The head revision of the core's migrations (plugins' branches aside)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def pytest_report_header(config):
@@ -97,6 +108,23 @@ def _drop_pg_database(url: str) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
     engine.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(backend, tmp_path) -> str:
+    """An empty database of this test's own on its backend, dropped after it."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    base = _pg_url(PG_URL)
+    name = f"{base.database}_fresh_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    yield url
+    _drop_pg_database(url)
 
 
 def _base_config(url: str) -> dict:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 import pluggy
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from app.db import db
 from app.errors import Forbidden
@@ -310,33 +309,39 @@ def test_deleting_the_default_address_leaves_the_customer_without_a_default(
     assert [a["is_default"] for a in list_addresses(client, customer, admin)] == [False, False]
 
 
-def test_database_refuses_a_second_default_address(client, app, admin, customer):
+def test_a_default_address_written_past_the_service_clears_the_previous_default(
+    client, app, admin, customer
+):
     # given a customer with a default address
     default = add_address(client, customer, admin)
+    backdate(app, default)
 
-    # when a second default row is inserted for it, past the service, in raw SQL
+    # when a second default row is inserted for it past the service, in raw
+    # SQL, the way EverShop does (migration 0006)
+    new_uuid = uuid.uuid4()
     with app.app_context():
-        with pytest.raises(IntegrityError):
-            db.session.execute(
-                sa.text(
-                    "INSERT INTO customer_address (uuid, customer_id, full_name, address_1,"
-                    " city, country, is_default)"
-                    " VALUES (:uuid, :customer_id, 'Jane', '2 Side Street', 'Shelbyville',"
-                    " 'US', :is_default)"
-                ),
-                {
-                    "uuid": uuid.uuid4().hex,
-                    "customer_id": customer["customer_id"],
-                    "is_default": True,
-                },
-            )
-            db.session.flush()
-        db.session.rollback()
+        db.session.execute(
+            sa.text(
+                "INSERT INTO customer_address (uuid, customer_id, full_name, address_1,"
+                " city, country, is_default)"
+                " VALUES (:uuid, :customer_id, 'Jane', '2 Side Street', 'Shelbyville',"
+                " 'US', :is_default)"
+            ),
+            {
+                "uuid": new_uuid.hex,
+                "customer_id": customer["customer_id"],
+                "is_default": True,
+            },
+        )
+        db.session.commit()
         db.session.remove()
 
-    # then the database kept the one default it had
-    assert stored_defaults(app, customer) == [default["uuid"]]
-    assert stored_address_count(app, customer["customer_id"]) == 1
+    # then the database cleared the old default: still one, the new one
+    assert stored_defaults(app, customer) == [str(new_uuid)]
+    assert stored_address_count(app, customer["customer_id"]) == 2
+    old = read_address(client, customer, default, admin)
+    assert old["is_default"] is False
+    assert old["updated_at"] != LONG_AGO_TEXT
 
 
 def test_deleting_a_customer_deletes_its_addresses(client, app, auth, admin, customer):

@@ -3,15 +3,19 @@ on both databases, and adopt a database that EverShop made."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from datetime import UTC, datetime
 
 import bcrypt
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
-from app.db import db
+from app.db import as_utc, db, write_connection
+from app.migrations import alembic_config
 from tests.conftest import PG_URL, _base_config, _drop_pg_database, _pg_url
 
 EVERSHOP_COLUMNS = {
@@ -106,15 +110,147 @@ def test_database_refuses_an_email_in_another_letter_case(empty_app):
         _execute("INSERT INTO customer (email, password) VALUES ('A@Example.com', 'x')")
 
 
-def test_database_refuses_two_default_addresses_for_one_customer(empty_app):
+ADD_ADDRESS = (
+    "INSERT INTO customer_address (customer_id, country, is_default) VALUES (:customer, 'US', :d)"
+)
+
+
+def _defaults(customer_id: int = 1) -> list[int]:
+    return list(
+        _execute(
+            "SELECT customer_address_id FROM customer_address"
+            " WHERE customer_id = :c AND is_default ORDER BY customer_address_id",
+            c=customer_id,
+        ).scalars()
+    )
+
+
+def test_a_new_default_address_clears_the_customers_previous_default(empty_app):
+    # EverShop inserts the new default first, then clears the old one itself.
     upgrade()
     _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'x')")
-    insert = "INSERT INTO customer_address (customer_id, country, is_default) VALUES (1, 'US', :d)"
-    _execute(insert, d=True)
-    _execute(insert, d=False)
-    _execute(insert, d=False)
-    with pytest.raises(sa.exc.IntegrityError):
-        _execute(insert, d=True)
+    _execute(ADD_ADDRESS, customer=1, d=True)
+    _execute(ADD_ADDRESS, customer=1, d=False)
+
+    _execute(ADD_ADDRESS, customer=1, d=True)
+
+    assert _defaults() == [3]
+
+
+def test_making_an_address_the_default_clears_the_customers_previous_default(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'x')")
+    _execute(ADD_ADDRESS, customer=1, d=True)
+    _execute(ADD_ADDRESS, customer=1, d=False)
+
+    _execute("UPDATE customer_address SET is_default = :d WHERE customer_address_id = 2", d=True)
+
+    assert _defaults() == [2]
+
+
+def test_a_non_default_address_leaves_the_default_and_other_customers_alone(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'x')")
+    _execute("INSERT INTO customer (email, password) VALUES ('b@example.com', 'x')")
+    _execute(ADD_ADDRESS, customer=1, d=True)
+    _execute(ADD_ADDRESS, customer=2, d=True)
+
+    _execute(ADD_ADDRESS, customer=1, d=False)
+    _execute(ADD_ADDRESS, customer=1, d=None)
+
+    assert (_defaults(1), _defaults(2)) == ([1], [2])
+
+
+def test_the_unique_index_of_one_default_per_customer_stays(empty_app):
+    upgrade()
+
+    indexes = {i["name"]: i for i in sa.inspect(db.engine).get_indexes("customer_address")}
+
+    assert indexes["uq_customer_address_one_default"]["unique"]
+    assert indexes["uq_customer_address_one_default"]["column_names"] == ["customer_id"]
+
+
+def test_concurrent_default_addresses_of_one_customer_leave_one_default(empty_app):
+    # Two writers, the second waiting on the first: PostgreSQL's trigger locks
+    # the customer, SQLite has one writer at a time. Neither fails.
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'x')")
+    _execute(ADD_ADDRESS, customer=1, d=True)
+    errors, engine = [], db.engine
+
+    def second_writer():
+        try:
+            with write_connection(engine) as conn:
+                conn.execute(sa.text(ADD_ADDRESS), {"customer": 1, "d": True})
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    with write_connection(engine) as first:
+        first.execute(sa.text(ADD_ADDRESS), {"customer": 1, "d": True})
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), errors  # waiting for the first writer
+    thread.join(15)
+
+    assert errors == []
+    assert _defaults() == [3]
+
+
+def _token_state():
+    row = _execute("SELECT token_version, password_changed_at FROM customer").one()
+    changed_at = row.password_changed_at
+    if isinstance(changed_at, str):  # SQLite's raw text
+        changed_at = datetime.fromisoformat(changed_at)
+    return row.token_version, as_utc(changed_at)
+
+
+def test_a_password_change_moves_the_token_version_and_password_changed_at(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'old-hash')")
+    assert _token_state() == (0, None)
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    _execute("UPDATE customer SET password = 'new-hash'")
+
+    version, changed_at = _token_state()
+    assert version == 1
+    assert before <= changed_at <= datetime.now(UTC)
+
+
+def test_writing_the_same_password_again_revokes_nothing(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'same-hash')")
+
+    _execute("UPDATE customer SET password = 'same-hash', full_name = 'A'")
+
+    assert _token_state() == (0, None)
+
+
+def test_a_password_change_that_also_moves_the_token_version_moves_it_by_one(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'old-hash')")
+
+    _execute("UPDATE customer SET password = 'new-hash', token_version = token_version + 1")
+
+    assert _token_state()[0] == 1
+
+
+def test_an_admin_password_change_leaves_customer_tokens_alone(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'hash')")
+    _execute("INSERT INTO admin_user (email, password) VALUES ('a@example.com', 'hash')")
+
+    _execute("UPDATE admin_user SET password = 'new-hash'")
+
+    assert _token_state() == (0, None)
+
+
+def test_models_match_the_migrations(empty_app):
+    # `flask db check`: no drift between the models and a migrated database
+    upgrade()
+
+    command.check(alembic_config())  # raises AutogenerateDiffsDetected on drift
 
 
 def test_deleting_a_customer_cascades_to_addresses_and_reset_tokens(empty_app):

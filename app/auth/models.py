@@ -10,6 +10,7 @@ from app.db import db, format_timestamp, new_uuid, utcnow
 
 class AdminUser(db.Model):
     __tablename__ = "admin_user"
+    __table_args__ = (sa.Index("uq_admin_user_lower_email", sa.text("lower(email)"), unique=True),)
 
     admin_user_id: Mapped[int] = mapped_column(
         sa.Integer, sa.Identity(always=True), primary_key=True

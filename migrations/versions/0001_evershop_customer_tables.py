@@ -11,7 +11,9 @@ from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
-branch_labels = None
+# The core's branch: plugins' revisions form branches of their own
+# (docs/plugins.md), and `flask db upgrade core@head` upgrades the core alone.
+branch_labels = ("core",)
 depends_on = None
 
 

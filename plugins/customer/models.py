@@ -43,10 +43,18 @@ class Customer(db.Model):
     meta_data = mapped_column(JSONType, nullable=False, default=dict)
     # The service's own columns: tokens issued before the password last
     # changed are refused; tokens this service signs carry token_version, and
-    # any other version is refused.
-    password_changed_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # any other version is refused. The database moves both on whenever the
+    # password changes, whoever changes it (migration 0007), so the ORM reads
+    # them back after an update rather than trusting what it wrote.
+    password_changed_at = mapped_column(
+        sa.DateTime(timezone=True), nullable=True, server_onupdate=sa.FetchedValue()
+    )
     token_version: Mapped[int] = mapped_column(
-        sa.Integer, nullable=False, default=0, server_default="0"
+        sa.Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        server_onupdate=sa.FetchedValue(),
     )
 
     def to_identity(self) -> dict:
@@ -59,3 +67,15 @@ class Customer(db.Model):
             "status": self.status,
             "group_id": self.group_id,
         }
+
+
+# The search's trigram indexes (migration 0003), on PostgreSQL only; declared
+# here so that `flask db check` compares them.
+for _column in (Customer.email, Customer.full_name):
+    _lowered = f"lower_{_column.key}"
+    sa.Index(
+        f"ix_customer_{_column.key}_trgm",
+        sa.func.lower(_column).label(_lowered),
+        postgresql_using="gin",
+        postgresql_ops={_lowered: "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")

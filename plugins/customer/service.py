@@ -188,16 +188,13 @@ def _update(row: Customer, data: dict, password_hash: str | None, context: HookC
         row.meta_data = fields().store(before, row.meta_data, extra, context)
     now = utcnow()
     if password_hash is not None:
+        # The database then revokes every older token (migration 0007).
         row.password = password_hash
-        row.password_changed_at = now
-        row.token_version = Customer.token_version + 1  # every older token is refused
         changes.append("password")
     if not changes:
         return before
     row.updated_at = now
     db.session.flush()
-    if password_hash is not None:
-        db.session.refresh(row)  # token_version was computed by the database
     shown = present(row)
     emit(events.CUSTOMER_UPDATED, shown)
     if password_hash is not None:

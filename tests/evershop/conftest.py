@@ -6,18 +6,20 @@ fails, never skips, when EverShop cannot be installed or PostgreSQL is missing.
 
 Once per session: EverShop is installed (cached), a database is copied from
 the template that ``evershop install`` migrated, ``evershop start`` serves on
-it, and this service adopts the same database and shares EverShop's JWT
-secrets. Tests share that database, so each makes its own emails.
+it, and this service adopts the same database with plain ``flask db upgrade``
+and shares EverShop's JWT secrets. Tests share that database, so each makes
+its own emails; tests of the adoption itself make databases of their own
+(``fresh_evershop_database``).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import stamp, upgrade
 
 from app import create_app
 from app.db import db
@@ -117,14 +119,14 @@ def _service_config(url: str) -> dict:
 def service_app(evershop, evershop_database):
     """This service's app on EverShop's database, adopted while EverShop runs.
 
-    Side effect: migrates the database to this service's head revision.
+    Side effect: plain ``flask db upgrade`` adopts the database (the pre-flight
+    check, ``stamp 0001``, then every revision: docs/evershop.md).
     """
     app = create_app(_service_config(evershop_database))
+    adopted = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    if adopted.exit_code != 0:
+        _stop_session(f"flask db upgrade did not adopt EverShop's database: {adopted.output}")
     with app.app_context():
-        # Adoption by hand, as docs/api.md "Adopting an EverShop database"
-        # says; automatic adoption by `db upgrade` will replace these two lines.
-        stamp(revision="0001")
-        upgrade()
         db.session.remove()
     yield app
     with app.app_context():
@@ -154,12 +156,28 @@ def service_admin_token(service_app, service) -> str:
 
 @pytest.fixture
 def database(evershop_database, service_app):
-    """Run one SQL statement on the shared database: ``database(sql, **params)`` → rows."""
+    """Run one SQL statement on the shared database and commit it:
+    ``database(sql, **params)`` → its rows (none for a statement without)."""
 
     def run(statement: str, **params):
         with service_app.app_context():
-            rows = db.session.execute(sa.text(statement), params).all()
+            result = db.session.execute(sa.text(statement), params)
+            rows = result.all() if result.returns_rows else []
+            db.session.commit()
             db.session.remove()
         return rows
 
     return run
+
+
+@pytest.fixture
+def fresh_evershop_database(evershop_cache, evershop_database) -> str:
+    """A database of the test's own, copied from EverShop's template (nobody
+    serves it); dropped afterwards."""
+    name = f"{sa.make_url(evershop_database).database}_{uuid.uuid4().hex[:8]}"
+    try:
+        url = harness.create_database(PG_URL, name, evershop_cache)
+    except harness.EverShopError as error:
+        _stop_session(str(error))
+    yield url
+    harness.drop_database(url)
