@@ -1,4 +1,4 @@
-"""Settings, read from environment variables (CONTRACT.md names them).
+"""Settings, read from environment variables (docs/operations.md lists them).
 
 Every setting has a development default so that `make run` works on a fresh
 machine. With ``APP_ENV=production`` the secrets and the database URL have no
@@ -288,7 +288,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip() or None,
         "METRICS_PORT": _port(env, "METRICS_PORT"),
         "METRICS_HOST": env.get("METRICS_HOST", "").strip() or None,
-        # Events (ARCHITECTURE.md, "Events and mail").
+        # Events (docs/architecture.md, "Events").
         "EVENTS_DELIVERY": _choice(
             env, "EVENTS_DELIVERY", ("thread", "inline", "worker"), "thread"
         ),
@@ -326,7 +326,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "RATELIMIT_LOGIN_DELAY_MAX": _whole_seconds(env, "RATELIMIT_LOGIN_DELAY_MAX", 900),
         "TRUSTED_PROXIES": _networks(env, "TRUSTED_PROXIES"),
         "CORS_ORIGINS": _names(env.get("CORS_ORIGINS")),
-        # Password reset (CONTRACT §5).
+        # Password reset (docs/api.md, "Password reset").
         "STOREFRONT_URL": (env.get("STOREFRONT_URL", "").strip() or "http://localhost:3000").rstrip(
             "/"
         ),

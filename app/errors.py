@@ -1,7 +1,7 @@
 """The error hierarchy and the one handler that renders every error.
 
 Every failure, whether raised by a view, a plugin hook, routing or Werkzeug,
-leaves the service in the envelope of CONTRACT §1::
+leaves the service in the envelope of docs/api.md, "Wire format"::
 
     {"error": {"status": 400, "message": "...", "errors": [{"field": ..., "message": ...}]}}
 """

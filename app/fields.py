@@ -26,7 +26,7 @@ def unstorable(text: str) -> str | None:
 
 
 class Trimmed(fields.String):
-    """A string with surrounding white space removed (CONTRACT §1).
+    """A string with surrounding white space removed (docs/api.md, "Wire format").
 
     Passwords and tokens use plain ``fields.String``: they are never altered.
     """
@@ -112,7 +112,7 @@ TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
 
 def timestamp(**kwargs) -> fields.String:
-    """A response field for a timestamp as the API writes it (CONTRACT §1):
+    """A response field for a timestamp as the API writes it (docs/api.md, "Wire format"):
     ``YYYY-MM-DD HH:MM:SS`` in UTC."""
     metadata = {"pattern": TIMESTAMP_PATTERN, "example": "2023-02-07 14:18:05"}
     return fields.String(metadata=metadata, **kwargs)

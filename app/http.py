@@ -1,5 +1,5 @@
 """Request and response plumbing shared by every route: the lenient JSON body
-reading of CONTRACT §1, request ids, the uuid path converter and the
+reading of docs/api.md, "Wire format", request ids, the uuid path converter and the
 flask-smorest Blueprint that plugins build their routes on."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def read_body() -> bytes:
 
 
 def read_json_body() -> dict:
-    """Return the request body as a dict, read as CONTRACT §1 says.
+    """Return the request body as a dict, read as docs/api.md, "Wire format" says.
 
     JSON when the Content-Type says so, and also when it is absent or a form
     type but the raw body parses as JSON (the seed's ``curl --data-raw``).
@@ -221,7 +221,7 @@ class ExtensibleSchema(ma.Schema):
 
 
 def envelope(schema: type[ma.Schema], name: str) -> type[ma.Schema]:
-    """``{"data": <schema>}``, the success envelope of CONTRACT §1, as a schema."""
+    """``{"data": <schema>}``, the success envelope of docs/api.md, "Wire format", as a schema."""
     return ma.Schema.from_dict({"data": ma.fields.Nested(schema, required=True)}, name=name)
 
 

@@ -5,7 +5,7 @@ and serves it at ``/api/openapi.json``; Swagger UI renders it at ``/api/docs``
 from assets the service serves itself (the ``swagger-ui-bundle`` package), so
 the page works with no network. This module adds what every route shares:
 
-* the error envelope of CONTRACT §1 (the ``Error`` schema) and one response
+* the error envelope of docs/api.md, "Wire format" (the ``Error`` schema) and one response
   component per error status, with the headers that go with it;
 * the bearer token schemes ``adminToken`` and ``customerToken``; a view says
   who may call it with :func:`access` (the guards in ``app.auth.guards`` do it

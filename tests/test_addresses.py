@@ -1,4 +1,4 @@
-"""CONTRACT §4, customer addresses: create, read, list, update and delete, the
+"""docs/api.md, "Addresses", customer addresses: create, read, list, update and delete, the
 addresses in a customer's read, the seed's address curl lines and the
 ``address_rules`` hook. Who may call these routes is in test_addresses_access.py;
 default-address switching in test_addresses_default.py."""

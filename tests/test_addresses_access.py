@@ -1,4 +1,4 @@
-"""CONTRACT §4, who may call the address routes: an admin, or the customer
+"""docs/api.md, "Addresses", who may call the address routes: an admin, or the customer
 whose uuid is in the path; anyone else 401 without a token, 403 with one. An
 address of another customer is not found under this customer's path. And the
 ``/api/customers/me/addresses`` forms, for the customer of the token."""

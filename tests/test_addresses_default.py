@@ -1,4 +1,4 @@
-"""Customer addresses (CONTRACT §4, §8): the default address, the database
+"""Customer addresses (docs/api.md, "Addresses" and "Events"): the default address, the database
 guard against two defaults, concurrent requests, the address hooks and the
 address events.
 

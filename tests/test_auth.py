@@ -1,4 +1,4 @@
-"""Authentication (CONTRACT §2): EverShop-format JWTs for admins and customers,
+"""Authentication (docs/api.md, "Authentication"): EverShop-format JWTs for admins and customers,
 the token endpoints, the checks on every authenticated request, and
 ``flask user create``."""
 

@@ -1,4 +1,5 @@
-"""POST /api/customers: admin create, public sign-up, uniqueness (CONTRACT §3, §5)."""
+"""POST /api/customers: admin create, public sign-up, uniqueness
+(docs/api.md, "Customers" and "Password reset")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Reading customers: one, the caller's own (``me``), and the admin list (CONTRACT §3)."""
+"""Reading customers: one, the caller's own (``me``), and the admin list
+(docs/api.md, "Customers")."""
 
 from __future__ import annotations
 

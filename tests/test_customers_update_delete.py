@@ -1,4 +1,4 @@
-"""PATCH and DELETE /api/customers/{uuid} (CONTRACT §3, §5)."""
+"""PATCH and DELETE /api/customers/{uuid} (docs/api.md, "Customers" and "Password reset")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CONTRACT §1, the error envelope: every status the service answers with, and
+"""docs/api.md, "Wire format", the error envelope: every status the service answers with, and
 every error class of ``app/errors.py`` raised by a plugin veto, reaches the
 client as ``{"error": {"status", "message", "errors"?}}`` and writes nothing."""
 
@@ -32,7 +32,8 @@ def _new_customer(**overrides) -> dict:
 
 
 def _assert_envelope(response, status: int, message: str, errors: list | None = None) -> None:
-    """The exact envelope of CONTRACT §1; ``errors`` only where fields are at fault."""
+    """The exact envelope of docs/api.md, "Wire format"; ``errors`` only where
+    fields are at fault."""
     body = {"status": status, "message": message}
     if errors is not None:
         body["errors"] = errors

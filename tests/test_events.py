@@ -1,4 +1,4 @@
-"""CONTRACT §8 and ARCHITECTURE "Events and mail": which requests emit which
+"""docs/api.md, "Events" and docs/architecture.md, "Events": which requests emit which
 events, the outbox written in the transaction of the change, delivery to the
 ``subscribe`` hook (inline, from a thread, by ``flask events run``), retries
 with backoff, and several workers at once. The reset flow and its email are in
@@ -274,7 +274,7 @@ def only_event(recorder: Recorder, name: str) -> dict:
     return payload
 
 
-# --- each event of CONTRACT §8, from a real request ------------------------------------
+# --- each event of docs/api.md, "Events", from a real request ------------------------------------
 
 
 @INLINE

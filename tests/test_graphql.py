@@ -1,4 +1,4 @@
-"""GraphQL (CONTRACT §6): the admin endpoint (``customer``, ``customers``), the
+"""GraphQL (docs/api.md, "GraphQL"): the admin endpoint (``customer``, ``customers``), the
 storefront endpoint (``currentCustomer``), their authentication, the GraphQL
 error convention, batching (no N+1) and plugins extending the schema."""
 

@@ -1,4 +1,4 @@
-"""``customers(filters:)`` on the admin GraphQL endpoint (CONTRACT §6): each
+"""``customers(filters:)`` on the admin GraphQL endpoint (docs/api.md, "GraphQL"): each
 filter key and operation, ordering, pages, ``currentFilters``, bad values as
 GraphQL errors, and the same answers as the REST list (one query builder)."""
 

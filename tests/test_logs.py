@@ -1,7 +1,7 @@
 """Logs: one access line per request on ``app.access``, with nothing of the
 request but its method and path; and no secret in any log record of any
 logger, at any level, in any of its parts or in the JSON and text lines the
-service writes of it, through the whole README walk-through (CONTRACT §3: the
+service writes of it, through the whole README walk-through (docs/api.md, "Customers": the
 password hash never leaves the service, in any log line)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Password reset (CONTRACT §5, §8): the request, the email, the new password.
+"""Password reset (docs/api.md, "Password reset" and "Events"): the request,
+the email, the new password.
 
 The request answers and writes alike for every well-formed email; the password
 plugin's subscriber then stores a token's SHA-256 and mails the link. Tests that

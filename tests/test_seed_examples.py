@@ -3,7 +3,7 @@
 ``curl -H "Accept: application/json" -H "Authorization: Bearer <token>"
 --data-raw '<JSON DATA>'`` sends the JSON with no Content-Type of its own
 choosing (curl labels ``--data-raw`` as a form), so the service must read the
-raw body as JSON either way (CONTRACT §1).
+raw body as JSON either way (docs/api.md, "Wire format").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CONTRACT §1, the wire format: how bodies are read, unknown fields, trimming,
+"""docs/api.md, "Wire format", the wire format: how bodies are read, unknown fields, trimming,
 uuids in paths, request ids and timestamps, against the real routes."""
 
 from __future__ import annotations

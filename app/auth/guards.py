@@ -1,7 +1,7 @@
 """Who is calling: the Bearer token of the request, verified once per request.
 
 A present but invalid ``Authorization`` header is a 401 on every ``/api``
-route, public ones included; it is never read as "anonymous" (CONTRACT §2).
+route, public ones included; it is never read as "anonymous" (docs/api.md, "Authentication").
 :func:`init_app` checks it before any view runs, so no view can forget to.
 
 ``WWW-Authenticate: Bearer`` goes with the 401s that are about the bearer

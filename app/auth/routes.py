@@ -1,4 +1,4 @@
-"""Admin token endpoints (CONTRACT §2)."""
+"""Admin token endpoints (docs/api.md, "Authentication")."""
 
 from __future__ import annotations
 

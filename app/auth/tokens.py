@@ -3,7 +3,7 @@
 A token carries the account under ``user`` (admin) or ``customer``, plus
 ``tokenType`` (``admin``/``customer``), ``tokenKind`` (``access``/``refresh``),
 ``iss``, ``aud`` (the token type), ``iat`` and ``exp``, signed HS256 with a
-secret of its own per type and kind (CONTRACT §2). Tokens signed by another
+secret of its own per type and kind (docs/api.md, "Authentication"). Tokens signed by another
 program with the same claims and secret are accepted: only those claims are
 required. Flask-JWT-Extended adds ``jti``, ``type`` and ``fresh``, which
 EverShop ignores.

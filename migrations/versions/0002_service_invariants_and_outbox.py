@@ -33,7 +33,7 @@ def upgrade():
         sqlite_where=sa.text("is_default"),
     )
 
-    # Tokens issued before this moment are refused (CONTRACT §2).
+    # Tokens issued before this moment are refused (docs/api.md, "Authentication").
     with op.batch_alter_table("customer") as batch:
         batch.add_column(sa.Column("password_changed_at", sa.DateTime(timezone=True)))
 

@@ -1,1 +1,1 @@
-"""Customer addresses (CONTRACT §4)."""
+"""Customer addresses (docs/api.md, "Addresses")."""

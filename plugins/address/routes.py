@@ -1,4 +1,4 @@
-"""Address endpoints (CONTRACT §4): for an admin, or for the customer whose
+"""Address endpoints (docs/api.md, "Addresses"): for an admin, or for the customer whose
 uuid is in the path; and the ``/me`` forms for the customer of the token."""
 
 from __future__ import annotations

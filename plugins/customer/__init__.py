@@ -1,1 +1,1 @@
-"""Customers and customer groups (CONTRACT §3)."""
+"""Customers and customer groups (docs/api.md, "Customers")."""

@@ -26,7 +26,7 @@ class CustomerPage:
 
 
 def build_customer_query(filters: dict) -> CustomerPage:
-    """Turn validated filters (CONTRACT §3 list parameters) into SQL.
+    """Turn validated filters (the list parameters of docs/api.md, "Customers") into SQL.
 
     ``keyword`` matches name or email, ``full_name`` the name, both as a
     case-insensitive "contains"; ``email`` is an exact, case-insensitive match.

@@ -1,5 +1,5 @@
-"""Customer endpoints (CONTRACT §3) and customer tokens (§2): parse, call the
-service, serialise."""
+"""Customer endpoints (docs/api.md, "Customers") and customer tokens
+(docs/api.md, "Authentication"): parse, call the service, serialise."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""Password reset by email, and setting a new password with the token (CONTRACT §5)."""
+"""Password reset by email, and setting a new password with the token
+(docs/api.md, "Password reset")."""

@@ -1,4 +1,4 @@
-"""Reset-password endpoints (CONTRACT §5)."""
+"""Reset-password endpoints (docs/api.md, "Password reset")."""
 
 from __future__ import annotations
 
