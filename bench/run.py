@@ -301,8 +301,13 @@ def lua_script(scenario: str, data: dict, directory: Path) -> Path:
     return path
 
 
+def wrk_threads(connections: int) -> int:
+    """wrk threads for a run: two at most, one for a single connection."""
+    return max(1, min(2, connections))
+
+
 def run_wrk(wrk: str, base: str, script: Path, connections: int, seconds: float) -> dict:
-    threads = max(1, min(2, connections))
+    threads = wrk_threads(connections)
     result = subprocess.run(
         [
             wrk,
@@ -335,6 +340,13 @@ def run_wrk(wrk: str, base: str, script: Path, connections: int, seconds: float)
         "p99_ms": round(stats["p99_us"] / 1000, 2),
         "non2xx": stats["non2xx"],
         "socket_errors": errors,
+        # Non-2xx answers by status, and the first of them, when the script
+        # counted them (scenarios.lua, `data.count_errors`).
+        **(
+            {"error_statuses": stats["error_statuses"], "error_sample": stats["error_sample"]}
+            if stats.get("error_statuses")
+            else {}
+        ),
     }
 
 

@@ -1,13 +1,52 @@
 -- Request builders for every scenario. The harness prepends a table `data`
 -- (tokens, uuids, emails) and sets `scenario`; each wrk thread gets an `id`.
+-- bench/compare.py drives EverShop and the service with the same builders, the
+-- per-side differences being in `data` only.
 
 local counter = 0
 local run_id = data.run_id
 
--- Runs in the main state: number the threads, so generated emails stay unique.
+-- Runs in the main state: number the threads, so generated emails stay unique,
+-- and keep them, so that report.lua can read what each one saw.
+bench_threads = {}
 function setup(thread)
   thread_seq = (thread_seq or 0) + 1
   thread:set("thread_id", thread_seq)
+  table.insert(bench_threads, thread)
+end
+
+-- With `data.xff_base` set, every request names a client address of its own
+-- in X-Forwarded-For: EverShop's rate limiter, which cannot be switched off,
+-- counts per address. Thread t sends base + t - 1, then every
+-- `data.xff_stride`-th address after it, so no two requests of a run share one.
+local xff_count = 0
+local function client_address()
+  xff_count = xff_count + 1
+  local n = (data.xff_base + (thread_id or 1) - 1 + data.xff_stride * xff_count) % 4294967296
+  return string.format("%d.%d.%d.%d", math.floor(n / 16777216) % 256,
+    math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+end
+
+-- With `data.count_errors` set, each thread counts the answers that are not a
+-- 2xx by status and keeps the first one (report.lua adds them up). Off in
+-- bench/run.py: a `response` function makes wrk hand every answer to Lua.
+if data.count_errors then
+  error_counts = {}
+  response = function(status, headers, body)
+    if status < 200 or status > 299 then
+      error_counts[status] = (error_counts[status] or 0) + 1
+      if not first_error then
+        first_error = status .. " " .. string.sub(body or "", 1, 300)
+      end
+    end
+  end
+end
+
+-- Runs in each thread once `thread_id` is set. With `data.thread_offset`, the
+-- threads start their walks through the lists that far apart, so that they do
+-- not send requests for the same row at the same moment.
+function init(args)
+  if data.thread_offset then counter = ((thread_id or 1) - 1) * data.thread_offset end
 end
 
 local function pick(list)
@@ -18,6 +57,7 @@ end
 local function json_headers(token)
   local h = { ["Content-Type"] = "application/json" }
   if token then h["Authorization"] = "Bearer " .. token end
+  if data.xff_base then h["X-Forwarded-For"] = client_address() end
   return h
 end
 
@@ -47,8 +87,9 @@ builders.list_keyword = function()
 end
 
 builders.create_address = function()
+  -- EverShop asks for a province; the service takes it too.
   local body = '{"full_name":"Bench Customer","address_1":"1 Main St","city":"Springfield",' ..
-    '"country":"US","postcode":"12345","is_default":false}'
+    '"province":"NY","country":"US","postcode":"12345","is_default":false}'
   return wrk.format("POST", "/api/customers/" .. pick(data.address_customer_uuids) .. "/addresses",
     json_headers(data.admin_token), body)
 end
