@@ -7,7 +7,7 @@ PORT ?= 3000
 export FLASK_APP := wsgi
 
 .PHONY: docs install run migrate test lint format clean bench bench-smoke bench-scale \
-	evershop-install test-evershop db-check
+	bench-evershop evershop-install test-evershop db-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench-smoke: install
 
 bench-scale: install
 	$(BIN)/python bench/scale.py $(BENCH_ARGS)
+
+# The service against EverShop 2.2.1 in one run, alternating rounds
+# (docs/performance.md, "Against EverShop"); about 45 minutes, not in CI.
+bench-evershop: evershop-install
+	$(BIN)/python bench/compare.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check .
