@@ -16,7 +16,10 @@ def register_blueprints():
 @hookimpl
 def register_commands(cli):
     from plugins.customer.cli import customers_cli
+    from plugins.customer.operator_cli import COMMANDS as OPERATOR_COMMANDS
 
+    for command in OPERATOR_COMMANDS:
+        customers_cli.add_command(command)
     cli.add_command(customers_cli)
 
 
