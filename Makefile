@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export FLASK_APP := wsgi
 
-.PHONY: install run migrate test lint format clean bench bench-smoke bench-scale \
+.PHONY: install run migrate test lint format clean bench bench-smoke bench-scale bench-import \
 	evershop-install test-evershop
 
 $(BIN)/python:
@@ -53,6 +53,10 @@ bench-smoke: install
 
 bench-scale: install
 	$(BIN)/python bench/scale.py $(BENCH_ARGS)
+
+# flask customers import of 100,000 customers into a fresh PostgreSQL database.
+bench-import: install
+	$(BIN)/python bench/import_customers.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -48,7 +48,16 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import JSONType, as_utc, db, is_disconnect, new_uuid, utcnow, write_connection
+from app.db import (
+    JSONType,
+    as_utc,
+    db,
+    insert_rows,
+    is_disconnect,
+    new_uuid,
+    utcnow,
+    write_connection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +160,9 @@ def emit_many(name: str | EventType, payloads: list[dict], connection: sa.Connec
         return
     now = utcnow()
     expires = now + timedelta(seconds=current_app.config["EVENTS_MAX_AGE"])
-    connection.execute(
-        sa.insert(_table()),
+    insert_rows(
+        connection,
+        _table(),
         [
             {
                 "uuid": new_uuid(),

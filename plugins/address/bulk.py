@@ -16,6 +16,7 @@ import uuid
 import marshmallow as ma
 import sqlalchemy as sa
 
+from app.db import insert_rows
 from app.errors import ValidationError
 from app.events import emit_many
 from app.plugins import collect
@@ -29,20 +30,24 @@ TABLE = CustomerAddress.__table__
 SAME = ADDRESS_FIELDS
 
 
-def _schema() -> ma.Schema:
+def checker():
+    """:func:`check` with the schema and the plugins' rules of this app read
+    once, for the records of one import."""
     # Plugin fields of addresses are stored by their plugins, one address at
     # a time: an import leaves them out.
-    return AddressCreateSchema()
+    schema, rules = AddressCreateSchema(), collect("address_rules")
+    return lambda addresses: check(addresses, schema, rules)
 
 
-def check(addresses) -> tuple[list[dict], list[tuple[str, str]]]:
+def check(addresses, schema=None, rules=None) -> tuple[list[dict], list[tuple[str, str]]]:
     """The addresses of one imported customer, validated as ``POST
     .../addresses`` validates a body, with each one's ``uuid`` (optional)
     kept; and the problems found, as ``(field, message)`` with fields named
     ``addresses[i].name``."""
     if not isinstance(addresses, list):
         return [], [("addresses", "Not a list.")]
-    schema, rules = _schema(), collect("address_rules")
+    schema = schema or AddressCreateSchema()
+    rules = collect("address_rules") if rules is None else rules
     clean, problems = [], []
     for index, item in enumerate(addresses):
         where = f"addresses[{index}]"
@@ -197,11 +202,14 @@ def _update(connection, changes: dict, now) -> list[int]:
 def _insert(connection, inserts: list[dict]) -> list[int]:
     if not inserts:
         return []
-    rows = connection.execute(
-        sa.insert(TABLE).returning(TABLE.c.customer_address_id, sort_by_parameter_order=True),
-        inserts,
+    insert_rows(connection, TABLE, inserts)
+    return list(
+        connection.scalars(
+            sa.select(TABLE.c.customer_address_id).where(
+                TABLE.c.uuid.in_([row["uuid"] for row in inserts])
+            )
+        )
     )
-    return [row.customer_address_id for row in rows]
 
 
 def _emit(connection, books, created_ids: list[int], changed_ids: list[int]) -> None:

@@ -32,7 +32,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app
 
-from app.db import db, parse_timestamp, utcnow
+from app.db import db, insert_rows, parse_timestamp, utcnow
 from app.errors import ValidationError
 from app.events import emit_many
 from app.passwords import UNUSABLE_PASSWORD
@@ -149,7 +149,7 @@ class Checker:
         self.schema = fields().schema(CustomerCreateSchema, "admin")(partial=("password",))
         self.inputs = tuple(name for name in self.schema.fields if name != "password")
         self.plugin_inputs = tuple(name for name in self.inputs if name not in OWN_INPUT)
-        self.address_import = address_import
+        self.check_addresses = address_import.checker() if address_import else None
         found = groups()
         self.group_ids = set(found)
         self.group_by_uuid = {group["uuid"]: group_id for group_id, group in found.items()}
@@ -191,8 +191,8 @@ class Checker:
             else:
                 problems.append(("meta_data", "Not a JSON object."))
         checked.meta_patch = data.get("meta_patch")
-        if "addresses" in data and self.address_import is not None:
-            checked.addresses, found = self.address_import.check(data["addresses"])
+        if "addresses" in data and self.check_addresses is not None:
+            checked.addresses, found = self.check_addresses(data["addresses"])
             problems += found
         if problems:
             return [Rejected(record.line, name or "line", text) for name, text in problems]
@@ -373,11 +373,10 @@ class Importer:
     def _insert(self, conn, inserts: list[tuple]) -> list[dict]:
         if not inserts:
             return []
-        rows = conn.execute(
-            sa.insert(TABLE).returning(*TABLE.c, sort_by_parameter_order=True),
-            [values for _, values in inserts],
-        ).all()
-        created = present_many(rows)
+        insert_rows(conn, TABLE, [values for _, values in inserts])
+        order = {values["uuid"]: index for index, (_, values) in enumerate(inserts)}
+        rows = conn.execute(sa.select(TABLE).where(TABLE.c.uuid.in_(list(order)))).all()
+        created = present_many(sorted(rows, key=lambda row: order[row.uuid]))
         emit_many(events.CUSTOMER_REGISTERED, [c for c in created if c["status"] == 1], conn)
         emit_many(events.ACCOUNT_CREATED, [c for c in created if c["status"] != 1], conn)
         return created
