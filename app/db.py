@@ -112,6 +112,7 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) ->
     if connection.dialect.name != "postgresql":
         connection.execute(sa.insert(table), rows)
         return
+    import psycopg
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
@@ -121,9 +122,17 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) ->
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     cursor = connection.connection.driver_connection.cursor()
-    with cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([Jsonb(row[name]) if name in as_json else row[name] for name in columns])
+    try:
+        with cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [Jsonb(row[name]) if name in as_json else row[name] for name in columns]
+                )
+    except psycopg.Error as error:
+        # As SQLAlchemy raises the driver's errors, so that callers see one kind.
+        raise sa.exc.DBAPIError.instance(
+            statement.as_string(cursor), None, error, psycopg.Error, dialect=connection.dialect
+        ) from error
 
 
 def utcnow() -> datetime:

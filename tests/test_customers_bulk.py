@@ -734,3 +734,54 @@ def test_import_progress_off_a_terminal_is_plain_lines(app, tmp_path):
     assert re.fullmatch(
         r"progress: 1/1 records \(100%\), [0-9,]+ records/s, ETA 0 s\n", result.stderr
     ), result.stderr
+
+
+def test_import_stops_in_one_line_at_a_batch_the_database_refuses(app, backend, tmp_path):
+    # Given a database that refuses one customer's row (a trigger stands in
+    # for a concurrent write of the same email)
+    if backend == "sqlite":
+        create = [
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON customer"
+            " WHEN NEW.email = 'boom@example.com' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
+        drop = ["DROP TRIGGER refuse_boom"]
+    else:
+        create = [
+            "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN IF NEW.email ="
+            " 'boom@example.com' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+            " LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON customer"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+        ]
+        drop = ["DROP TRIGGER refuse_boom ON customer", "DROP FUNCTION refuse_boom()"]
+    source = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"email": "a@example.com", "full_name": "A"}, {"email": "b@example.com", "full_name": "B"}]
+        + [{"email": "boom@example.com", "full_name": "Boom"}],
+    )
+    with app.app_context():
+        with db.engine.begin() as conn:
+            for statement in create:
+                conn.execute(sa.text(statement))
+        db.session.remove()
+    try:
+        result = invoke(app, "customers", "import", source, "--batch-size", "2")
+    finally:
+        with app.app_context():
+            with db.engine.begin() as conn:
+                for statement in drop:
+                    conn.execute(sa.text(statement))
+            db.session.remove()
+
+    # Then the batches before it are in, the refused one is not, and the
+    # checkpoint stays before it
+    assert result.exit_code == 1
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert error.startswith(
+        "Error: the database refused the batch of lines 3-3 (nothing of it was written): "
+    )
+    assert "refused" in error[80:]
+    assert error.endswith("; run the same command again to resume")
+    assert [row["email"] for row in customers(app)] == ["a@example.com", "b@example.com"]
+    saved = json.loads((tmp_path / "in.jsonl.import-state.json").read_text())
+    assert (saved["records"], saved["line"]) == (2, 2)

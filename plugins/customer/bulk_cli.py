@@ -17,6 +17,7 @@ from datetime import UTC
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from app.events import left_for_worker
@@ -389,8 +390,17 @@ def import_customers(
 
 def _commit(importer, batch, refused, totals, rejects_file) -> None:
     """Write a batch, then report its rejected records (after the commit, so
-    that a resumed import reports each once)."""
-    result = importer.write(batch)
+    that a resumed import reports each once). A batch the database refuses
+    stops the import in one line; the checkpoint stays before it."""
+    try:
+        result = importer.write(batch)
+    except sa.exc.SQLAlchemyError as error:
+        lines = [record.line for record in batch] + [record.line for record in refused]
+        reason = " ".join(str(getattr(error, "orig", error)).split())[:500]
+        raise click.ClickException(
+            f"the database refused the batch of lines {min(lines)}-{max(lines)}"
+            f" (nothing of it was written): {reason}; run the same command again to resume"
+        ) from None
     refused = sorted(refused + result.rejected, key=lambda rejected: rejected.line)
     for name in TOTALS:
         if name != "rejected":
