@@ -785,3 +785,27 @@ def test_import_stops_in_one_line_at_a_batch_the_database_refuses(app, backend, 
     assert [row["email"] for row in customers(app)] == ["a@example.com", "b@example.com"]
     saved = json.loads((tmp_path / "in.jsonl.import-state.json").read_text())
     assert (saved["records"], saved["line"]) == (2, 2)
+
+
+def test_import_invite_without_the_password_plugin_refuses_to_run(make_app, tmp_path):
+    app = make_app(PLUGINS_BLOCKED=["password"])
+    source = write_jsonl(tmp_path / "in.jsonl", [{"email": EMAIL, "full_name": "J"}])
+
+    result = invoke(app, "customers", "import", source, "--invite")
+
+    assert result.exit_code == 1
+    assert result.stderr == "Error: --invite needs the password plugin, which is not loaded\n"
+    assert customers(app) == []
+
+
+def test_import_without_the_address_plugin_leaves_addresses_out(make_app, tmp_path):
+    app = make_app(PLUGINS_BLOCKED=["address"])
+    source = write_jsonl(
+        tmp_path / "in.jsonl", [{"email": EMAIL, "full_name": "J", "addresses": [ADDRESS]}]
+    )
+
+    result = invoke(app, "customers", "import", source)
+
+    assert result.exit_code == 0, result.stderr
+    assert [row["email"] for row in customers(app)] == [EMAIL]
+    assert addresses(app) == []

@@ -163,9 +163,9 @@ def write(connection: sa.Connection, books: list[tuple[dict, list[dict]]], now) 
                 }
             )
     changed_ids = _update(connection, changes, now)
-    created_ids = _insert(connection, inserts)
-    _emit(connection, books, created_ids, changed_ids)
-    return {"created": len(created_ids), "updated": len(changed_ids)}
+    created = _insert(connection, inserts, ids)
+    _emit(connection, books, created, changed_ids)
+    return {"created": len(created), "updated": len(changed_ids)}
 
 
 def _update(connection, changes: dict, now) -> list[int]:
@@ -199,30 +199,28 @@ def _update(connection, changes: dict, now) -> list[int]:
     return list(changes)
 
 
-def _insert(connection, inserts: list[dict]) -> list[int]:
+def _insert(connection, inserts: list[dict], customer_ids: list[int]) -> list:
+    """Insert the new addresses; their rows, read back through the customers'
+    index (the planner may not use the uuid index on a table just filled)."""
     if not inserts:
         return []
     insert_rows(connection, TABLE, inserts)
-    return list(
-        connection.scalars(
-            sa.select(TABLE.c.customer_address_id).where(
-                TABLE.c.uuid.in_([row["uuid"] for row in inserts])
-            )
-        )
-    )
+    new = {row["uuid"] for row in inserts}
+    rows = connection.execute(
+        sa.select(TABLE)
+        .where(TABLE.c.customer_id.in_(customer_ids))
+        .order_by(TABLE.c.customer_address_id)
+    ).all()
+    return [row for row in rows if row.uuid in new]
 
 
-def _emit(connection, books, created_ids: list[int], changed_ids: list[int]) -> None:
+def _emit(connection, books, created: list, changed_ids: list[int]) -> None:
     uuids = {customer["customer_id"]: customer["uuid"] for customer, _ in books}
-    for event, ids in (
-        (events.ADDRESS_CREATED, created_ids),
-        (events.ADDRESS_UPDATED, changed_ids),
-    ):
-        if not ids:
-            continue
+    emit_many(events.ADDRESS_CREATED, present_many(created, uuids), connection)
+    if changed_ids:
         rows = connection.execute(
             sa.select(TABLE)
-            .where(TABLE.c.customer_address_id.in_(ids))
+            .where(TABLE.c.customer_address_id.in_(changed_ids))
             .order_by(TABLE.c.customer_address_id)
         ).all()
-        emit_many(event, present_many(rows, uuids), connection)
+        emit_many(events.ADDRESS_UPDATED, present_many(rows, uuids), connection)

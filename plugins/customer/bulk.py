@@ -261,7 +261,14 @@ class Importer:
             finally:
                 db.session.rollback()
         with transaction() as session:
-            return self._write(session.connection(), records, utcnow())
+            conn = session.connection()
+            if conn.dialect.name == "postgresql":
+                # Every lookup of a batch is by a key with an index; the tables
+                # grow faster than autovacuum analyzes them, and on stale
+                # statistics the planner takes a new batch's keys for few rows
+                # of a small table and scans it whole, slower at each batch.
+                conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            return self._write(conn, records, utcnow())
 
     # The plan: which records create, which update, which change nothing.
     def _plan(self, conn, records: list[Checked], now):
