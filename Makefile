@@ -7,7 +7,7 @@ PORT ?= 3000
 export FLASK_APP := wsgi
 
 .PHONY: docs install run migrate test lint format clean bench bench-smoke bench-scale \
-	bench-evershop evershop-install test-evershop db-check
+	bench-evershop bench-import evershop-install test-evershop db-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ bench-scale: install
 # (docs/performance.md, "Against EverShop"); about 45 minutes, not in CI.
 bench-evershop: evershop-install
 	$(BIN)/python bench/compare.py $(BENCH_ARGS)
+
+# flask customers import of 100,000 customers into a fresh PostgreSQL database.
+bench-import: install
+	$(BIN)/python bench/import_customers.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -73,7 +73,11 @@ def _plugin_migrations() -> dict[str, str]:
     return lines
 
 
-events_cli = AppGroup("events", help="Deliver the events in the outbox, and see the failed ones.")
+events_cli = AppGroup(
+    "events",
+    help="Deliver the events in the outbox, list them, and retry or purge the failed ones"
+    ' (docs/operations.md, "The event worker").',
+)
 
 
 @events_cli.command("run")
@@ -90,6 +94,67 @@ def run_events(once: bool, interval: float, batch: int) -> None:
     from app.events import Worker
 
     Worker(interval=interval, batch=batch).run(once=once, echo=click.echo)
+
+
+@events_cli.command("list")
+@click.option("--name", help="Only the events of this type (e.g. customer_registered).")
+@click.option("--limit", default=100, show_default=True, help="How many to list.")
+def list_events(name: str | None, limit: int) -> None:
+    """List the events in the outbox, oldest first: pending (waiting to be
+    delivered or retried), leased (being delivered) and failed (given up).
+
+    One line each: id, name, state, attempts, next attempt, and the first
+    line of the last error. Delivered events leave the outbox.
+    """
+    from app.events import outbox_events
+
+    rows = outbox_events(name, limit)
+    if not rows:
+        click.echo("no events" + (f" named {name}" if name else "") + " in the outbox")
+        return
+    for row in rows:
+        error = (row["last_error"] or "").splitlines()
+        click.echo(
+            f"{row['event_outbox_id']}\t{row['name']}\t{row['state']}\t"
+            f"attempts {row['attempts']}\tnext {_moment(row['next_attempt_at'])}\t"
+            f"{error[0] if error else ''}".rstrip("\t")
+        )
+
+
+@events_cli.command("purge")
+@click.option(
+    "--failed",
+    "failed",
+    is_flag=True,
+    help="Delete events given up after EVENTS_MAX_AGE (the only kind that may be purged).",
+)
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Only those given up more than DAYS days ago.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge_events(failed: bool, older_than: float | None, yes: bool) -> None:
+    """Delete failed events from the outbox, after confirmation.
+
+    Only events given up are deleted: they are never delivered again unless
+    `flask events retry` sends them, so purging loses no delivery still to
+    come. Pending and leased events are never purged.
+    """
+    from app.events import count_failed, purge_failed
+
+    if not failed:
+        raise click.UsageError("Say what to purge: --failed (events given up).")
+    count = count_failed(older_than)
+    since = f" given up more than {older_than:g} days ago" if older_than is not None else ""
+    if count == 0:
+        click.echo(f"no failed events{since}")
+        return
+    if not yes:
+        click.confirm(f"Delete {count} failed event{'s' if count != 1 else ''}{since}?", abort=True)
+    deleted = purge_failed(older_than)
+    click.echo(f"deleted {deleted} failed event{'s' if deleted != 1 else ''}")
 
 
 @events_cli.command("failed")

@@ -101,6 +101,40 @@ def write_connection(engine: sa.Engine | None = None) -> Iterator[sa.Connection]
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert many rows, all with the same columns, in the transaction of
+    ``connection``: through ``COPY`` on PostgreSQL (several times faster than
+    INSERT for thousands of rows), one executemany INSERT elsewhere. Columns
+    left out get their server defaults (identity ids); nothing is returned,
+    so give the rows keys of your own (their uuids) to read them back."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(sa.insert(table), rows)
+        return
+    import psycopg
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    columns = list(rows[0])
+    as_json = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        with cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [Jsonb(row[name]) if name in as_json else row[name] for name in columns]
+                )
+    except psycopg.Error as error:
+        # As SQLAlchemy raises the driver's errors, so that callers see one kind.
+        raise sa.exc.DBAPIError.instance(
+            statement.as_string(cursor), None, error, psycopg.Error, dialect=connection.dialect
+        ) from error
+
+
 def utcnow() -> datetime:
     """The current time in UTC, to the second (the API shows seconds)."""
     return datetime.now(UTC).replace(microsecond=0)

@@ -31,6 +31,7 @@ them, then delivered to the plugins that subscribe to them, at least once.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import queue
@@ -38,6 +39,8 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,7 +49,16 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import metrics
-from app.db import JSONType, as_utc, db, is_disconnect, new_uuid, utcnow, write_connection
+from app.db import (
+    JSONType,
+    as_utc,
+    db,
+    insert_rows,
+    is_disconnect,
+    new_uuid,
+    utcnow,
+    write_connection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +153,38 @@ def emit(name: str | EventType, payload: dict) -> None:
     )
     db.session.add(event)
     db.session.info.setdefault("emitted_events", []).append(event)
+
+
+def emit_many(name: str | EventType, payloads: list[dict], connection: sa.Connection) -> None:
+    """Add one event per payload, all of one type, in a single statement on
+    ``connection`` (the caller's transaction): for bulk writes, where an ORM
+    object per event would cost more than the write itself.
+
+    The events are not handed to this process's dispatcher: they wait in the
+    outbox for ``flask events run`` (or a web process's poll), like the events
+    of :func:`left_for_worker`.
+    """
+    if not payloads:
+        return
+    now = utcnow()
+    expires = now + timedelta(seconds=current_app.config["EVENTS_MAX_AGE"])
+    insert_rows(
+        connection,
+        _table(),
+        [
+            {
+                "uuid": new_uuid(),
+                "name": str(name),
+                "payload": payload,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "delivered_to": [],
+                "created_at": now,
+                "expires_at": expires,
+            }
+            for payload in payloads
+        ],
+    )
 
 
 def take_emitted(session) -> list[int]:
@@ -367,6 +411,58 @@ def deliver(ids: list[int] | None = None, limit: int = 100) -> DeliveryReport:
 # --- what an operator sees and does -------------------------------------------------
 
 
+def event_state(row, now: datetime | None = None) -> str:
+    """``failed`` (given up), ``leased`` (a process is delivering it) or
+    ``pending`` (due now, or waiting for its next attempt)."""
+    now = now or utcnow()
+    if row.failed_at is not None:
+        return "failed"
+    if row.locked_until is not None and as_utc(row.locked_until) > now:
+        return "leased"
+    return "pending"
+
+
+def outbox_events(name: str | None = None, limit: int = 100) -> list[dict]:
+    """The events in the outbox (pending, leased and failed), oldest first,
+    each with its ``state``; ``name`` keeps those of one event type."""
+    table = _table()
+    statement = sa.select(table).order_by(table.c.event_outbox_id).limit(limit)
+    if name:
+        statement = statement.where(table.c.name == name)
+    rows = db.session.execute(statement).all()
+    db.session.rollback()
+    now = utcnow()
+    return [row._asdict() | {"state": event_state(row, now)} for row in rows]
+
+
+def _failed_before(older_than_days: float | None):
+    table = _table()
+    condition = table.c.failed_at.is_not(None)
+    if older_than_days is not None:
+        condition = sa.and_(
+            condition, table.c.failed_at < utcnow() - timedelta(days=older_than_days)
+        )
+    return condition
+
+
+def count_failed(older_than_days: float | None = None) -> int:
+    """How many events were given up (more than ``older_than_days`` ago)."""
+    table = _table()
+    found = db.session.scalar(
+        sa.select(sa.func.count()).select_from(table).where(_failed_before(older_than_days))
+    )
+    db.session.rollback()
+    return found
+
+
+def purge_failed(older_than_days: float | None = None) -> int:
+    """Delete the events given up (more than ``older_than_days`` ago): they
+    are never delivered again, so nothing that would still happen is lost.
+    Returns how many."""
+    with write_connection() as conn:
+        return conn.execute(sa.delete(_table()).where(_failed_before(older_than_days))).rowcount
+
+
 def failed_events(limit: int = 100) -> list[dict]:
     """The events given up, oldest first, as an operator reads them."""
     table = _table()
@@ -473,6 +569,28 @@ class Worker:
 # --- in-process delivery ----------------------------------------------------------
 
 
+# Set by left_for_worker(): this process commits events but does not deliver them.
+_left_for_worker: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "left_for_worker", default=False
+)
+
+
+@contextmanager
+def left_for_worker() -> Iterator[None]:
+    """Events committed in this block stay in the outbox for ``flask events
+    run`` (or a web process's poll) instead of being delivered by this process.
+
+    For command-line tasks: they exit as soon as their work is done, and a
+    delivery thread dying with them would hold its events' lease for
+    ``EVENTS_LEASE`` seconds.
+    """
+    token = _left_for_worker.set(True)
+    try:
+        yield
+    finally:
+        _left_for_worker.reset(token)
+
+
 class Dispatcher:
     """Hands newly committed events to the subscribers of this process.
 
@@ -494,7 +612,7 @@ class Dispatcher:
         self._lock = threading.Lock()
 
     def committed(self, ids: list[int]) -> None:
-        if not ids or self.mode == "worker":
+        if not ids or self.mode == "worker" or _left_for_worker.get():
             return
         if self.mode == "inline":
             deliver(ids)

@@ -10,6 +10,10 @@ from app.errors import ValidationError
 from app.plugins import collect
 
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
+# Stored in place of a hash for a customer that has no password yet (imported
+# without one): not a bcrypt hash, so no password ever matches it, here or in
+# EverShop. The customer sets one through a reset link.
+UNUSABLE_PASSWORD = "!no-password"
 
 
 def check_password_rules(password, field: str = "password") -> None:
@@ -47,6 +51,9 @@ def verify_password(password: str, hashed: str | None) -> bool:
     wrong email costs the same time as a wrong password.
     """
     candidate = password.encode("utf-8") if isinstance(password, str) else b""
+    if hashed is not None and not hashed.startswith("$2"):
+        # No password set (UNUSABLE_PASSWORD): refused, in the time a wrong one takes.
+        hashed = None
     if len(candidate) > MAX_PASSWORD_BYTES:
         # bcrypt 5 refuses longer input; such a password was never accepted.
         candidate = candidate[:MAX_PASSWORD_BYTES]

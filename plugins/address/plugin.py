@@ -52,3 +52,11 @@ def extend_openapi(spec):
     fields().document(
         spec, {"Address": "output", "AddressCreate": "admin", "AddressUpdate": "admin"}
     )
+
+
+@hookimpl
+def register_services():
+    from plugins.address import bulk
+
+    # The address part of `flask customers import` (docs/operations.md).
+    return {"address_import": bulk}

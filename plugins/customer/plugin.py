@@ -15,8 +15,12 @@ def register_blueprints():
 
 @hookimpl
 def register_commands(cli):
+    from plugins.customer.bulk_cli import COMMANDS as BULK_COMMANDS
     from plugins.customer.cli import customers_cli
+    from plugins.customer.operator_cli import COMMANDS as OPERATOR_COMMANDS
 
+    for command in OPERATOR_COMMANDS + BULK_COMMANDS:
+        customers_cli.add_command(command)
     cli.add_command(customers_cli)
 
 

@@ -51,3 +51,12 @@ def register_events():
     from plugins.password.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+def register_services():
+    from plugins.password import service
+
+    # request_reset(email, context): `flask customers import --invite` sends
+    # each new customer a reset link the way a reset request does.
+    return {"password_reset": service}
