@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.actors import acting_as_plugin
 from app.db import JSONType, as_utc, db, is_disconnect, new_uuid, utcnow, write_connection
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,9 @@ def emit(name: str | EventType, payload: dict) -> None:
     """Add an event to the current transaction; it commits or rolls back with it.
 
     ``name`` is a declared :class:`EventType` (or its name). ``payload`` is the
-    object as the API shows it: never put a password hash in it.
+    object as the API shows it: never put a password hash in it. The
+    ``event_emitted`` hooks run right away, in the same transaction, so that
+    what they write commits or rolls back with the change.
     """
     now = utcnow()
     event = EventOutbox(
@@ -133,6 +136,7 @@ def emit(name: str | EventType, payload: dict) -> None:
     )
     db.session.add(event)
     db.session.info.setdefault("emitted_events", []).append(event)
+    current_app.extensions["plugins"].hook.event_emitted(name=str(name), payload=payload)
 
 
 def take_emitted(session) -> list[int]:
@@ -219,7 +223,9 @@ def _deliver_row(row) -> tuple[list[str], list[str]]:
         if name in done:
             continue
         try:
-            handler(event)
+            # What the handler changes is this plugin's doing (app.actors).
+            with acting_as_plugin(name):
+                handler(event)
         except Exception as error:  # a subscriber's failure must not stop the others
             log.exception("subscriber %s failed on event %s (%s)", name, event.name, event.uuid)
             errors.append(f"{name}: {type(error).__name__}: {error}")

@@ -51,6 +51,9 @@ BUILTIN_PLUGINS = {
     "customer": "plugins.customer.plugin",
     "address": "plugins.address.plugin",
     "password": "plugins.password.plugin",
+    "verification": "plugins.verification.plugin",
+    "privacy": "plugins.privacy.plugin",
+    "timeline": "plugins.timeline.plugin",
 }
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

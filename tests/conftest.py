@@ -28,7 +28,17 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 # Tables emptied between tests, children first.
-TABLES = ("event_outbox", "reset_password_token", "customer_address", "customer", "admin_user")
+TABLES = (
+    "event_outbox",
+    "reset_password_token",
+    "customer_email_token",
+    "customer_email_verification",
+    "customer_erasure_token",
+    "customer_event",
+    "customer_address",
+    "customer",
+    "admin_user",
+)
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"

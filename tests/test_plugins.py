@@ -657,6 +657,9 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
         "customer",
         "address",
         "password",
+        "verification",
+        "privacy",
+        "timeline",
         SAMPLE,
     ]
     assert f"{SAMPLE} (PLUGINS, {SAMPLE})" in lines

@@ -51,3 +51,11 @@ def register_events():
     from plugins.password.events import EVENTS
 
     return EVENTS
+
+
+# The privacy plugin's hook: optional, so that this plugin loads without it.
+@hookimpl(optionalhook=True)
+def customer_erase(customer):
+    from plugins.password.service import void_reset_tokens
+
+    void_reset_tokens(customer["customer_id"])
