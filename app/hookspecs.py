@@ -214,7 +214,7 @@ def event_emitted(name: str, payload: dict) -> None:
     timeline plugin writes a customer's history here): what the hook writes
     with ``app.plugin_api.db`` commits or rolls back with the change. Keep it
     cheap, and never talk to the network here (subscribe to the event for
-    that). The caller is found with ``app.actors.current_actor()``. An
+    that). Who acts is ``app.plugin_api.current_actor()``. An
     exception rolls the change back and fails it (a 500, or the client's
     status for an :class:`app.errors.AppError`). The hook may emit events of
     its own.

@@ -21,8 +21,9 @@ Names:
 * Errors: :class:`AppError` and its kinds, which reach the client as their
   status and message; :meth:`ValidationError.for_field` names a field.
 * Data: :data:`db` (your models subclass ``db.Model``), :func:`transaction`
-  and :func:`after_commit` (the unit of work), :func:`emit` and :class:`Event`,
-  :func:`utcnow`, :data:`JSONType`.
+  and :func:`after_commit` (the unit of work), :func:`unit_of_work_state`,
+  :func:`emit` and :class:`Event`, :func:`utcnow`, :data:`JSONType`.
+* Who acts: :func:`current_actor` (:class:`Actor`), :func:`acting_as_plugin`.
 * Other plugins: :func:`service`, :func:`find_customer`.
 * GraphQL: :func:`batched`, :func:`remember`, :func:`date_value`.
 * Mail: :class:`OutgoingMail`, :func:`render_mail`, :func:`send_mail`.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.actors import Actor, acting_as_plugin, current_actor
 from app.auth.guards import Principal, allow, current_principal, hook_context
 from app.db import JSONType, db, utcnow
 from app.entity_fields import EntityField
@@ -54,7 +56,7 @@ from app.mail import send as send_mail
 from app.plugins import HookContext, hookimpl, hookspec
 from app.services import service
 from app.settings import Setting
-from app.transactions import after_commit, transaction
+from app.transactions import after_commit, transaction, unit_of_work_state
 
 
 def find_customer(
@@ -75,6 +77,7 @@ def find_customer(
 
 __all__ = [
     "JSONType",
+    "Actor",
     "AppError",
     "BadRequest",
     "Blueprint",
@@ -92,9 +95,11 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "ValidationError",
+    "acting_as_plugin",
     "after_commit",
     "allow",
     "batched",
+    "current_actor",
     "current_principal",
     "date_value",
     "db",
@@ -110,5 +115,6 @@ __all__ = [
     "send_mail",
     "service",
     "transaction",
+    "unit_of_work_state",
     "utcnow",
 ]

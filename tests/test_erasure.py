@@ -474,3 +474,24 @@ def test_the_erasure_routes_are_documented(client):
     assert paths["/api/customers/{customer_uuid}/erase"]["post"]["security"] == [{"adminToken": []}]
     assert paths["/api/customers/me/delete-request"]["post"]["security"] == [{"customerToken": []}]
     assert paths["/api/customers/delete-confirm"]["post"]["security"] == []
+
+
+def test_erasure_confirmation_emails_to_one_account_are_capped(make_app, smtp_server):  # noqa: F811
+    app = make_app(
+        EVENTS_DELIVERY="inline",
+        MAIL_SERVER=smtp_server.host,
+        MAIL_PORT=smtp_server.port,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_ERASURE_EMAILS="1/hour",
+    )
+    client = app.test_client()
+    auth = Auth(app, client)
+    auth.create_customer()
+    headers = auth.customer_headers()
+    assert ask(client, headers).json == SUCCESS
+
+    response = ask(client, headers)
+
+    assert response.json == SUCCESS
+    assert len(smtp_server.messages) == 1
+    assert count(app, "customer_erasure_token") == 1
