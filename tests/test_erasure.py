@@ -389,6 +389,25 @@ def test_delete_confirm_erases_the_account(mail_app, smtp_server):  # noqa: F811
     assert count(app, "customer_erasure_token") == 0
 
 
+def test_delete_confirm_erases_only_the_account_of_its_link(mail_app, smtp_server):  # noqa: F811
+    app, client, auth = mail_app
+    owner = auth.create_customer()
+    ask(client, auth.customer_headers())
+    other = auth.create_customer(email="other@example.com")
+    other_headers = auth.customer_headers("other@example.com")
+
+    response = client.post(
+        "/api/customers/delete-confirm",
+        json={"token": link_token(smtp_server)},
+        headers=other_headers,
+    )
+
+    assert response.json == SUCCESS
+    assert row(app, owner)["status"] == 0
+    assert row(app, other)["email"] == "other@example.com"
+    assert client.get("/api/customers/me", headers=other_headers).status_code == 200
+
+
 def test_delete_confirm_with_a_used_token_is_refused(mail_app, smtp_server):  # noqa: F811
     app, client, auth = mail_app
     auth.create_customer()
