@@ -49,6 +49,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import metrics
+from app.actors import acting_as_plugin
 from app.db import (
     JSONType,
     as_utc,
@@ -141,7 +142,9 @@ def emit(name: str | EventType, payload: dict) -> None:
     """Add an event to the current transaction; it commits or rolls back with it.
 
     ``name`` is a declared :class:`EventType` (or its name). ``payload`` is the
-    object as the API shows it: never put a password hash in it.
+    object as the API shows it: never put a password hash in it. The
+    ``event_emitted`` hooks run right away, in the same transaction, so that
+    what they write commits or rolls back with the change.
     """
     now = utcnow()
     event = EventOutbox(
@@ -153,6 +156,7 @@ def emit(name: str | EventType, payload: dict) -> None:
     )
     db.session.add(event)
     db.session.info.setdefault("emitted_events", []).append(event)
+    current_app.extensions["plugins"].hook.event_emitted(name=str(name), payload=payload)
 
 
 def emit_many(name: str | EventType, payloads: list[dict], connection: sa.Connection) -> None:
@@ -271,7 +275,9 @@ def _deliver_row(row) -> tuple[list[str], list[str]]:
         if name in done:
             continue
         try:
-            handler(event)
+            # What the handler changes is this plugin's doing (app.actors).
+            with acting_as_plugin(name):
+                handler(event)
         except RetryLater as error:
             log.warning(
                 "subscriber %s will retry event %s (%s): %s", name, event.name, event.uuid, error

@@ -239,6 +239,27 @@ def register_events() -> Any:
 
 
 @hookspec
+def event_emitted(name: str, payload: dict) -> None:
+    """Called each time an event is emitted, inside the transaction of the
+    change that emits it, right after the event was added to the outbox.
+
+    Use it to keep a record that must exist exactly when the change does (the
+    timeline plugin writes a customer's history here): what the hook writes
+    with ``app.plugin_api.db`` commits or rolls back with the change. Keep it
+    cheap, and never talk to the network here (subscribe to the event for
+    that). Who acts is ``app.plugin_api.current_actor()``. An
+    exception rolls the change back and fails it (a 500, or the client's
+    status for an :class:`app.errors.AppError`). The hook may emit events of
+    its own.
+
+    :param name: the event's name (``customer_updated``).
+    :param payload: the event's payload, as subscribers will get it (do not
+        change it).
+    :return: ignored.
+    """
+
+
+@hookspec
 def password_rules() -> Callable[[str], str | None] | list | None:
     """Return extra rules every new password must pass.
 

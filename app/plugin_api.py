@@ -21,9 +21,11 @@ Names:
 * Errors: :class:`AppError` and its kinds, which reach the client as their
   status and message; :meth:`ValidationError.for_field` names a field.
 * Data: :data:`db` (your models subclass ``db.Model``), :func:`transaction`
-  and :func:`after_commit` (the unit of work), :func:`emit` and :class:`Event`,
-  :func:`utcnow`, :data:`JSONType`; a subscriber raises :class:`RetryLater`
-  for an expected failure (retried, logged without a traceback).
+  and :func:`after_commit` (the unit of work), :func:`unit_of_work_state`,
+  :func:`emit` and :class:`Event`, :func:`utcnow`, :data:`JSONType`; a
+  subscriber raises :class:`RetryLater` for an expected failure (retried,
+  logged without a traceback).
+* Who acts: :func:`current_actor` (:class:`Actor`), :func:`acting_as_plugin`.
 * Other plugins: :func:`service`, :func:`find_customer`.
 * GraphQL: :func:`batched`, :func:`remember`, :func:`date_value`.
 * Mail: :class:`OutgoingMail`, :func:`render_mail`, :func:`send_mail`.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.actors import Actor, acting_as_plugin, current_actor
 from app.auth.guards import Principal, allow, current_principal, hook_context
 from app.db import JSONType, db, utcnow
 from app.entity_fields import EntityField
@@ -55,7 +58,7 @@ from app.mail import send as send_mail
 from app.plugins import HookContext, hookimpl, hookspec
 from app.services import service
 from app.settings import Setting
-from app.transactions import after_commit, transaction
+from app.transactions import after_commit, transaction, unit_of_work_state
 
 
 def find_customer(
@@ -76,6 +79,7 @@ def find_customer(
 
 __all__ = [
     "JSONType",
+    "Actor",
     "AppError",
     "BadRequest",
     "Blueprint",
@@ -94,9 +98,11 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "ValidationError",
+    "acting_as_plugin",
     "after_commit",
     "allow",
     "batched",
+    "current_actor",
     "current_principal",
     "date_value",
     "db",
@@ -112,5 +118,6 @@ __all__ = [
     "send_mail",
     "service",
     "transaction",
+    "unit_of_work_state",
     "utcnow",
 ]

@@ -56,6 +56,9 @@ BUILTIN_PLUGINS = {
     "address": "plugins.address.plugin",
     "password": "plugins.password.plugin",
     "webhook": "plugins.webhook.plugin",
+    "verification": "plugins.verification.plugin",
+    "privacy": "plugins.privacy.plugin",
+    "timeline": "plugins.timeline.plugin",
 }
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

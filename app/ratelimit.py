@@ -97,6 +97,21 @@ def count_reset_email(customer_id: int) -> None:
         _limiter().limiter.hit(_account_limit("RESET_EMAILS"), _reset_emails_key(customer_id))
 
 
+def account_allowed(name: str, key: str) -> bool:
+    """Whether one more of something counted per account (an email) is allowed
+    now under the limit ``RATELIMIT_<name>``; ``key`` names the account and
+    the kind (``verify-emails:42``). Counted by :func:`count_for_account`."""
+    if not _enabled():
+        return True
+    return _limiter().limiter.test(_account_limit(name), _account_key(key))
+
+
+def count_for_account(name: str, key: str) -> None:
+    """Count one against the per-account limit ``RATELIMIT_<name>``."""
+    if _enabled():
+        _limiter().limiter.hit(_account_limit(name), _account_key(key))
+
+
 def refusal(message: str, retry_after: float, limit: str = "other") -> TooManyRequests:
     """A 429 of a service's own limit, whose ``Retry-After`` (whole seconds,
     at least 1) reaches the client as is. Records it on ``flask.g``, and

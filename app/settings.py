@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import limits
+
 from app.config import ConfigError
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -78,6 +80,16 @@ class Setting:
     def shown(self, value: Any) -> str:
         """The value as ``flask plugins`` prints it."""
         return "***" if self.secret and value not in (None, "") else repr(value)
+
+
+def rate_limit(text: str) -> str:
+    """A :class:`Setting` type for a rate limit like ``10/minute`` (what
+    ``app.ratelimit`` reads); ``ValueError`` for anything else."""
+    try:
+        limits.parse_many(text)
+    except ValueError:
+        raise ValueError("must be a rate limit like '10/minute'") from None
+    return text
 
 
 def load(declared: dict[str, list[Setting]], config: dict, env: dict | None = None) -> None:

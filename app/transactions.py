@@ -22,6 +22,7 @@ from app.errors import AppError
 
 _DEPTH = "unit_of_work_depth"
 _AFTER = "after_commit"
+_STATE = "unit_of_work_state"
 
 
 def _replace_unique_violation(error: BaseException, unique: dict[str, AppError] | None) -> None:
@@ -68,11 +69,13 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
         session.flush()
         emitted = events.take_emitted(session)
         callbacks = session.info.pop(_AFTER, [])
+        session.info.pop(_STATE, None)
         session.commit()
     except BaseException as error:
         session.rollback()
         session.info.pop("emitted_events", None)
         session.info.pop(_AFTER, None)
+        session.info.pop(_STATE, None)
         _replace_unique_violation(error, unique)
         raise
     finally:
@@ -90,3 +93,14 @@ def after_commit(callback: Callable[[], object]) -> None:
     if not session.info.get(_DEPTH):
         raise RuntimeError("after_commit() outside a transaction() block")
     session.info.setdefault(_AFTER, []).append(callback)
+
+
+def unit_of_work_state(name: str) -> dict:
+    """A dict of the current write, forgotten when it commits or rolls back:
+    where a plugin keeps what one step of a write saw for a later step of the
+    same write (a before-hook for an ``event_emitted`` hook). Name it after
+    your plugin. Must be called inside :func:`transaction`."""
+    session = db.session()
+    if not session.info.get(_DEPTH):
+        raise RuntimeError("unit_of_work_state() outside a transaction() block")
+    return session.info.setdefault(_STATE, {}).setdefault(name, {})

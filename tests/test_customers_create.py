@@ -24,6 +24,9 @@ CUSTOMER_FIELDS = {
     "created_at",
     "updated_at",
     "links",
+    # the verification plugin's fields (docs/api.md, "Email verification")
+    "email_verified",
+    "pending_email",
 }
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 PASSWORD = "customer-pass-1"
@@ -509,7 +512,11 @@ def test_public_signup_creates_an_active_customer_in_the_default_group(app, clie
     assert data["links"] == contract_links(data["uuid"])
     assert response.headers["Location"] == f"/api/customers/{data['uuid']}"
     assert customer_rows(app) == [("john.smith@example.com", "John Smith", 1, 1)]
-    assert [name for name, _ in events()] == ["customer_registered"]
+    # a visitor's sign-up also asks for a verification link
+    assert [name for name, _ in events()] == [
+        "customer_registered",
+        "customer_email_verification_requested",
+    ]
 
 
 def test_public_signup_customer_can_log_in(app, client, auth):
@@ -558,7 +565,10 @@ def test_public_signup_refuses_a_taken_email(app, client, events):
     assert response.status_code == 409
     assert response.json == {"error": {"status": 409, "message": "Email is already used"}}
     assert len(customer_rows(app)) == 1
-    assert [name for name, _ in events()] == ["customer_registered"]
+    assert [name for name, _ in events()] == [
+        "customer_registered",
+        "customer_email_verification_requested",
+    ]
 
 
 def test_public_signup_is_refused_when_registration_is_closed(app, make_app, events):

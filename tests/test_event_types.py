@@ -61,6 +61,34 @@ def walk(client, auth, caplog) -> None:
     client.post("/api/customers/password", json={"token": token, "password": "new-pass-123"})
     auth.create_customer(email="off@example.com", status=0)
     client.delete(base, headers=admin)
+    walk_verification_and_privacy(client, auth, caplog)
+
+
+def links(caplog, seen: int, page: str) -> list[str]:
+    text = "\n".join(r.getMessage() for r in caplog.records[seen:] if r.name == "app.mail")
+    return re.findall(page + r"\?token=([A-Za-z0-9_-]+)", text)
+
+
+def walk_verification_and_privacy(client, auth, caplog) -> None:
+    """A sign-up, its verification links, an email change, an export, a note
+    and an erasure on the customer's own request."""
+    admin = auth.admin_headers()
+    body = {"email": "v@example.com", "password": "v-pass-1234", "full_name": "V"}
+    with caplog.at_level(logging.INFO, logger="app.mail"):
+        seen = len(caplog.records)
+        signed_up = client.post("/api/customers", json=body).json["data"]
+        client.post("/api/customers/verify-email/resend", json={"email": "v@example.com"})
+        headers = auth.customer_headers("v@example.com", "v-pass-1234")
+        client.patch("/api/customers/me", json={"email": "w@example.com"}, headers=headers)
+        change = links(caplog, seen, "/verify-email")[-1]
+        client.post("/api/customers/verify-email", json={"token": change})
+        base = f"/api/customers/{signed_up['uuid']}"
+        client.get(f"{base}/export", headers=admin)
+        client.post(f"{base}/timeline", json={"note": "Called us."}, headers=admin)
+        seen = len(caplog.records)
+        client.post("/api/customers/me/delete-request", headers=headers)
+        (erasure,) = links(caplog, seen, "/delete-account")
+        client.post("/api/customers/delete-confirm", json={"token": erasure})
 
 
 def test_register_events_declares_every_event_the_service_emits(make_app, register_plugin, caplog):

@@ -23,6 +23,8 @@ SPEC_MODULES = (
     "plugins.customer.hookspecs",
     "plugins.address.hookspecs",
     "plugins.password.hookspecs",
+    "plugins.privacy.hookspecs",
+    "plugins.timeline.hookspecs",
 )
 
 

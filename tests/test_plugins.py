@@ -658,6 +658,9 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
         "address",
         "password",
         "webhook",
+        "verification",
+        "privacy",
+        "timeline",
         SAMPLE,
     ]
     assert f"{SAMPLE} (PLUGINS, {SAMPLE})" in lines

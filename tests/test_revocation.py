@@ -94,6 +94,17 @@ def reset_token(app, client, caplog) -> str:
     return token
 
 
+def change_token(app, caplog) -> str:
+    """The token of the email-change link just mailed (to the log, in tests)."""
+    caplog.set_level(logging.INFO, logger="app.mail")
+    seen = len(caplog.records)
+    result = app.test_cli_runner().invoke(args=["events", "run", "--once"])
+    assert result.exit_code == 0, result.output
+    text = "\n".join(r.getMessage() for r in caplog.records[seen:] if r.name == "app.mail")
+    (token,) = re.findall(r"/verify-email\?token=([A-Za-z0-9_-]+)", text)
+    return token
+
+
 def reset_token_count(app) -> int:
     with app.app_context():
         found = db.session.scalar(sa.select(sa.func.count()).select_from(ResetPasswordToken))
@@ -124,12 +135,17 @@ def test_reset_token_dies_when_the_customer_changes_its_email(app, client, auth,
     auth.create_customer()
     headers = auth.customer_headers()
     token = reset_token(app, client, caplog)
-
     response = client.patch(
         "/api/customers/me", json={"email": "new.address@example.com"}, headers=headers
     )
-
     assert response.status_code == 200, response.json
+
+    # The change applies when the new address opens its link (docs/api.md).
+    confirmed = client.post(
+        "/api/customers/verify-email", json={"token": change_token(app, caplog)}
+    )
+
+    assert confirmed.status_code == 200, confirmed.json
     assert use(client, token).status_code == 400
 
 

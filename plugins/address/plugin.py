@@ -60,3 +60,19 @@ def register_services():
 
     # The address part of `flask customers import` (docs/operations.md).
     return {"address_import": bulk}
+
+
+# The privacy plugin's hooks: optional, so that this plugin loads without it.
+@hookimpl(optionalhook=True)
+def customer_export(customer):
+    from plugins.address.service import addresses_by_customer
+
+    return {"addresses": addresses_by_customer([customer], links=False)[customer["customer_id"]]}
+
+
+@hookimpl(optionalhook=True)
+def customer_erase(customer):
+    # Deleted rather than blanked: nothing of them is kept (docs/api.md, "Erasure").
+    from plugins.address.service import erase_addresses
+
+    erase_addresses(customer["customer_id"])

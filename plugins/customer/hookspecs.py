@@ -132,3 +132,21 @@ def customer_before_login(data: dict, context: HookContext) -> None:
     :raise app.errors.AppError: to refuse the login with that status and
         message (a failed login is otherwise always the same 401).
     """
+
+
+@hookspec
+def customer_login_allowed(customer: dict, context: HookContext) -> None:
+    """Called when a customer logs in with the right password, before its
+    tokens are issued (not for a wrong password or a disabled account, which
+    get the usual 401).
+
+    The verification plugin refuses here the accounts whose email is not
+    verified while ``CUSTOMER_EMAIL_VERIFICATION`` is ``required``. The
+    password was right, so a refusal may say why: it is not counted as a
+    failed login.
+
+    :param customer: the customer as the API shows it (plugin fields included).
+    :param context: who is acting: anonymous, with the request id.
+    :raise app.errors.AppError: to refuse the login with that status and
+        message (e.g. ``Forbidden``); no token is issued.
+    """

@@ -192,7 +192,9 @@ def _update(row: Customer, data: dict, password_hash: str | None, context: HookC
         row.password = password_hash
         changes.append("password")
     if not changes:
-        return before
+        # Nothing of the customer changed, but a hook may have recorded
+        # something of its own (a pending email change) that the answer shows.
+        return present(row)
     row.updated_at = now
     db.session.flush()
     shown = present(row)
@@ -221,6 +223,60 @@ def delete_customer(customer_uuid: uuid.UUID, context: HookContext) -> dict:
     return shown
 
 
+# --- privacy: export and erasure (the privacy plugin) --------------------------------
+
+ERASED_DOMAIN = "erased.invalid"
+# No bcrypt hash starts so: no password matches it.
+UNUSABLE_PASSWORD = "!erased"
+
+
+def export_record(customer_uuid: uuid.UUID) -> dict:
+    """What the customer's own row holds, for an export: the customer as the
+    API shows it, its group and its ``meta_data``; 404."""
+    row = _row(customer_uuid)
+    group = db.session.get(CustomerGroup, row.group_id) if row.group_id is not None else None
+    return {
+        "customer": present(row),
+        "group": None
+        if group is None
+        else {
+            "customer_group_id": group.customer_group_id,
+            "uuid": str(group.uuid),
+            "group_name": group.group_name,
+        },
+        "meta_data": dict(row.meta_data or {}),
+    }
+
+
+def is_erased(customer: dict) -> bool:
+    """Whether the customer (as the API shows it) was anonymised."""
+    return customer["email"].endswith("@" + ERASED_DOMAIN)
+
+
+def anonymise(customer_uuid: uuid.UUID) -> dict:
+    """Replace every personal value of the customer's row, in the caller's
+    transaction: the email becomes ``erased-<uuid>@erased.invalid`` (so the
+    address can sign up again), the name null, ``meta_data`` empty; the
+    account is disabled, its password unusable and every token it held
+    refused. The row stays, for what refers to its id. No hooks and no event:
+    the privacy plugin's erasure runs them. 404."""
+    with transaction():
+        row = _row(customer_uuid, lock=True)
+        now = utcnow()
+        # Written directly: the API's validation refuses special-use domains.
+        row.email = f"erased-{row.uuid.hex}@{ERASED_DOMAIN}"
+        row.full_name = None
+        row.meta_data = {}
+        row.status = 0
+        row.password = UNUSABLE_PASSWORD
+        row.password_changed_at = now
+        row.token_version = Customer.token_version + 1
+        row.updated_at = now
+        db.session.flush()
+        db.session.refresh(row)
+        return present(row)
+
+
 # --- tokens --------------------------------------------------------------------------
 
 
@@ -235,7 +291,9 @@ def login(email: str, password: str, context: HookContext) -> dict:
 
     ``customer_before_login`` hooks may rewrite the email first. Counted
     against the failed-login limits before the password is checked (429 past
-    them); a right password gives the count back.
+    them); a right password gives the count back, and then the
+    ``customer_login_allowed`` hooks may still refuse (the verification
+    plugin's 403 for an unverified email).
     """
     data = {"email": email}
     hooks().customer_before_login(data=data, context=context)
@@ -247,6 +305,7 @@ def login(email: str, password: str, context: HookContext) -> dict:
         attempt.failed()
         raise Unauthorized(INVALID_LOGIN)
     attempt.succeeded()
+    hooks().customer_login_allowed(customer=present(customer), context=context)
     return tokens.issue_pair("customer", customer.to_identity(), customer.token_version)
 
 

@@ -60,3 +60,11 @@ def register_services():
     # request_reset(email, context): `flask customers import --invite` sends
     # each new customer a reset link the way a reset request does.
     return {"password_reset": service}
+
+
+# The privacy plugin's hook: optional, so that this plugin loads without it.
+@hookimpl(optionalhook=True)
+def customer_erase(customer):
+    from plugins.password.service import void_reset_tokens
+
+    void_reset_tokens(customer["customer_id"])
