@@ -105,7 +105,6 @@ def config_for(database_url: str, plugins: list[str]) -> dict:
         "RATELIMIT_ENABLED": False,
         "MAIL_SERVER": None,
         "EVENTS_DELIVERY": "inline",
-        "LOG_LEVEL": "WARNING",
     }
 
 
