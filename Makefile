@@ -7,7 +7,7 @@ PORT ?= 3000
 export FLASK_APP := wsgi
 
 .PHONY: docs install run migrate test lint format clean bench bench-smoke bench-scale \
-	bench-evershop bench-import evershop-install test-evershop db-check
+	bench-evershop bench-import evershop-install test-evershop db-check test-examples
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ run: migrate
 # The whole suite, on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The plugins of examples/ and one made by `flask plugins new`: each installed with
+# pip into the virtualenv and tested by its own suite through the service's pytest
+# plugin (on PostgreSQL too when TEST_DATABASE_URL is set); uninstalled afterwards.
+test-examples: install
+	$(BIN)/python scripts/test_examples.py
 
 # The models and the migrations agree: fresh SQLite and PostgreSQL databases
 # (TEST_DATABASE_URL's server, or the local one) migrated, then `flask db check`.

@@ -1,8 +1,11 @@
-"""Core commands: ``flask plugins`` (what is loaded), ``flask events``,
-``flask db`` (Flask-Migrate's, with an ``upgrade`` of every branch that
-adopts EverShop's database) and ``flask evershop check``."""
+"""Core commands: ``flask plugins`` (what is loaded; ``flask plugins new``
+writes a plugin package), ``flask events``, ``flask db`` (Flask-Migrate's,
+with an ``upgrade`` of every branch that adopts EverShop's database) and
+``flask evershop check``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -43,6 +46,31 @@ def plugins_command(ctx: click.Context) -> None:
             click.echo(f"  setting: {setting.name}={value}  {setting.help}".rstrip())
         if name in branches:
             click.echo(f"  migrations: {branches[name]}")
+
+
+@plugins_command.command("new")
+@click.argument("name")
+@click.option(
+    "--path",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The folder to write the package's folder into.",
+)
+def new_plugin(name: str, parent: Path) -> None:
+    """Write the package of a new plugin NAME into PATH/evershop-NAME: its
+    pyproject.toml with the entry point, a plugin module, a setting, a
+    migration, and a test with the service's pytest fixtures. It installs
+    with `pip install -e` and passes its tests as written."""
+    from app import scaffold
+
+    try:
+        target = scaffold.generate(name, parent)
+    except scaffold.ScaffoldError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {target}")
+    click.echo(f"next: pip install -e {target} && (cd {target} && python -m pytest)")
 
 
 def _plugin_migrations() -> dict[str, str]:

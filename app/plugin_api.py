@@ -10,7 +10,8 @@ The customer plugin's service is reached with ``service("customers")``
 
 Names:
 
-* Plugins: :data:`hookimpl`, :data:`hookspec`, :class:`HookContext`.
+* Plugins: :data:`hookimpl`, :data:`hookspec`, :class:`HookContext`,
+  :func:`hooks` (to call the hooks a plugin owns, ``register_hookspecs``).
 * Contributions: :class:`EntityField` (fields on customers and addresses),
   :class:`Setting`, :class:`EventType`, :class:`GraphQLContribution`,
   :class:`Blueprint` (REST routes in the OpenAPI document).
@@ -26,7 +27,8 @@ Names:
   subscriber raises :class:`RetryLater` for an expected failure (retried,
   logged without a traceback).
 * Who acts: :func:`current_actor` (:class:`Actor`), :func:`acting_as_plugin`.
-* Other plugins: :func:`service`, :func:`find_customer`.
+* Other plugins: :func:`service`, :func:`find_customer`,
+  :func:`declared_events` (the events plugins declare, to subscribe to them).
 * GraphQL: :func:`batched`, :func:`remember`, :func:`date_value`.
 * Mail: :class:`OutgoingMail`, :func:`render_mail`, :func:`send_mail`.
 """
@@ -34,6 +36,8 @@ Names:
 from __future__ import annotations
 
 import uuid
+
+from flask import current_app
 
 from app.actors import Actor, acting_as_plugin, current_actor
 from app.auth.guards import Principal, allow, current_principal, hook_context
@@ -55,7 +59,7 @@ from app.http import Blueprint, load, read_json_body
 from app.mail import OutgoingMail
 from app.mail import render as render_mail
 from app.mail import send as send_mail
-from app.plugins import HookContext, hookimpl, hookspec
+from app.plugins import HookContext, contributions, hookimpl, hooks, hookspec, plugin_manager
 from app.services import service
 from app.settings import Setting
 from app.transactions import after_commit, transaction, unit_of_work_state
@@ -75,6 +79,22 @@ def find_customer(
         except ValueError:
             return None
     return service("customers").find(customer_uuid, customer_id=customer_id, email=email)
+
+
+def declared_events(*plugins: str) -> list[EventType]:
+    """The events the named plugins declare (``register_events``), or every
+    plugin's when none is named, in the order they are declared.
+
+    ``declared_events("customer", "address")`` are the customer and address
+    events, for a subscriber of all of them. Read once per app and kept, so
+    it is cheap enough for the ``subscribe`` hook, which runs at each delivery.
+    """
+    cache = current_app.extensions.setdefault("plugin_api", {})
+    if "events" not in cache:
+        cache["events"] = contributions(plugin_manager(), "register_events")
+    declared = cache["events"]
+    wanted = plugins or tuple(declared)
+    return [event for plugin in wanted for event in declared.get(plugin, ())]
 
 
 __all__ = [
@@ -106,10 +126,12 @@ __all__ = [
     "current_principal",
     "date_value",
     "db",
+    "declared_events",
     "emit",
     "find_customer",
     "hook_context",
     "hookimpl",
+    "hooks",
     "hookspec",
     "load",
     "read_json_body",

@@ -285,10 +285,13 @@ def build_plugin_manager(config: dict) -> PluginManager:
         pm.add(name, module, "built-in")
     for name in extra:
         pm.add(name, name, "PLUGINS")
-    if only is not None:
-        for name in set(entry_points) - set(only):
-            pm.set_blocked(name)
-    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    if only is None:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    else:
+        # Only these are loaded; the others' names stay free (not blocked), so
+        # that a plugin registered later may bear one.
+        for name in only:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
     for plugin, dist in pm.list_plugin_distinfo():
         name = pm.get_name(plugin)
         pm.info[name] = PluginInfo(

@@ -33,6 +33,8 @@ def flask(url: str, *args: str) -> str:
         **os.environ,
         "APP_ENV": "development",
         "DATABASE_URL": url,
+        # The core's models and migrations: no installed package's plugin.
+        "PLUGINS_ONLY": "",
         # Given, so that nothing is written to instance/ for them.
         **{
             name: secrets.token_urlsafe(32)

@@ -148,6 +148,9 @@ def _base_config(url: str) -> dict:
         # The suite logs in hundreds of times from one address; the limits
         # have tests of their own that switch them on.
         "RATELIMIT_ENABLED": False,
+        # No installed package's plugin (the examples, a store's) loads unless
+        # a test names it: the suite tests the core and its built-in plugins.
+        "PLUGINS_ONLY": [],
     }
 
 

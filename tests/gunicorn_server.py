@@ -85,6 +85,8 @@ def secrets_env(home: Path) -> dict:
         "JWT_ADMIN_REFRESH_SECRET": "e2e-admin-refresh-secret-0123456789abcd",
         "JWT_CUSTOMER_SECRET": "e2e-customer-secret-0123456789abcdef0123",
         "JWT_CUSTOMER_REFRESH_SECRET": "e2e-customer-refresh-secret-0123456789a",
+        # No installed package's plugin loads unless a test names it.
+        "PLUGINS_ONLY": "",
     }
 
 

@@ -43,6 +43,7 @@ def test_production_with_every_setting_starts(tmp_path):
 def test_production_start_prints_one_line_and_exits_non_zero(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
     env["APP_ENV"] = "production"
+    env["PLUGINS_ONLY"] = ""
     result = subprocess.run(
         [sys.executable, "-c", "import wsgi"],
         cwd=tmp_path,
@@ -214,7 +215,7 @@ def test_production_takes_sqlite_when_allowed(tmp_path):
 
 def test_production_without_mail_server_logs_one_warning_at_start_up(caplog):
     caplog.set_level(logging.WARNING)
-    create_app({"TESTING": True}, env=PRODUCTION)
+    create_app({"TESTING": True, "PLUGINS_ONLY": []}, env=PRODUCTION)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [(r.name, r.levelno, r.getMessage()) for r in warnings] == [
         (
@@ -228,14 +229,16 @@ def test_production_without_mail_server_logs_one_warning_at_start_up(caplog):
 
 def test_production_with_mail_server_starts_without_warnings(caplog):
     caplog.set_level(logging.WARNING)
-    create_app({"TESTING": True}, env={**PRODUCTION, "MAIL_SERVER": "smtp.internal"})
+    create_app(
+        {"TESTING": True, "PLUGINS_ONLY": []}, env={**PRODUCTION, "MAIL_SERVER": "smtp.internal"}
+    )
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_development_without_mail_server_starts_without_warnings(caplog):
     caplog.set_level(logging.WARNING)
     secrets = {name: "dev" for name in (*SECRET_SETTINGS, "SECRET_KEY")}
-    create_app({"TESTING": True}, env=secrets)
+    create_app({"TESTING": True, "PLUGINS_ONLY": []}, env=secrets)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 

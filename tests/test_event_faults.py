@@ -348,6 +348,7 @@ def worker_process(app, backend, tmp_path):
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": url.render_as_string(hide_password=False),
         "PLUGINS": "tests.plugins.file_recorder",
+        "PLUGINS_ONLY": "",
         "RECORDER_FILE": str(recorded),
         "EVENTS_DELIVERY": "worker",
         "SECRET_KEY": "worker-secret-key-0123456789abcdef0123456789",

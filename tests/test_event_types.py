@@ -122,3 +122,37 @@ def test_event_sequence_follows_the_order_of_the_changes(make_app, caplog):
     sequences = [event.sequence for event in everything.received]
     assert sequences == sorted(sequences)
     assert len(set(sequences)) == len(sequences)
+
+
+def test_declared_events_are_those_the_named_plugins_declare_in_their_order(app):
+    from app.plugin_api import declared_events
+
+    with app.app_context():
+        names = [event.name for event in declared_events("address", "customer")]
+
+    assert names == [
+        "address_created",
+        "address_updated",
+        "address_deleted",
+        "customer_registered",
+        "account_created",
+        "customer_updated",
+        "customer_password_changed",
+        "customer_deleted",
+    ]
+
+
+def test_declared_events_without_a_name_are_every_plugins(app):
+    from app.plugin_api import declared_events
+
+    with app.app_context():
+        names = {event.name for event in declared_events()}
+
+    assert names == set(declared(app))
+
+
+def test_declared_events_of_a_plugin_that_declares_none_are_none(app):
+    from app.plugin_api import declared_events
+
+    with app.app_context():
+        assert declared_events("auth", "no_such_plugin") == []

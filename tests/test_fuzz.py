@@ -148,6 +148,7 @@ def _document() -> dict:
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": "sqlite://",
             "EVENTS_DELIVERY": "worker",
+            "PLUGINS_ONLY": [],
             "SECRET_KEY": "fuzz",
             "JWT_ADMIN_SECRET": "fuzz-admin",
             "JWT_ADMIN_REFRESH_SECRET": "fuzz-admin-refresh",

@@ -6,6 +6,7 @@ require; start-up refuses blocks and selections that make no sense."""
 from __future__ import annotations
 
 import logging
+import types
 
 import pluggy
 import pytest
@@ -263,6 +264,28 @@ def test_plugins_only_empty_loads_no_entry_point_plugin(make_app, site_dir):
     assert not pm.has_plugin("two")
 
 
+def test_plugins_only_leaves_the_names_of_other_installed_plugins_free(make_app, site_dir):
+    site_dir(ENTRY_POINTS)
+    app = make_app(PLUGINS_ONLY=["two"])
+    pm = app.extensions["plugins"]
+
+    registered = pm.register(types.SimpleNamespace(), name="one")
+
+    assert registered == "one"
+    assert not pm.is_blocked("one")
+    pm.unregister(name="one")
+
+
+def test_plugins_only_unset_loads_every_installed_entry_point_plugin(make_app, site_dir):
+    site_dir(ENTRY_POINTS)
+
+    app = make_app(PLUGINS_ONLY=None)
+
+    pm = app.extensions["plugins"]
+    assert pm.has_plugin("one")
+    assert pm.has_plugin("two")
+
+
 def test_plugins_only_naming_an_uninstalled_plugin_fails_start_up(make_app, site_dir):
     site_dir(ENTRY_POINTS)
 
@@ -274,7 +297,7 @@ def test_plugins_only_naming_an_uninstalled_plugin_fails_start_up(make_app, site
 
 def test_flask_plugins_shows_an_entry_point_plugin_with_its_distribution(make_app, site_dir):
     site_dir(ENTRY_POINTS)
-    app = make_app(PLUGINS_BLOCKED=["one"])
+    app = make_app(PLUGINS_ONLY=["one", "two"], PLUGINS_BLOCKED=["one"])
 
     result = app.test_cli_runner().invoke(args=["plugins"])
 
@@ -465,3 +488,29 @@ def test_register_services_offering_a_taken_name_stops_start_up(make_app, site_d
     assert str(raised.value) == (
         "plugins rival_service and customer both offer the service 'customers'"
     )
+
+
+def test_hooks_of_the_public_api_calls_a_plugins_own_hookspec(app, register_plugin):
+    from app.plugin_api import hookimpl as public_hookimpl
+    from app.plugin_api import hooks, hookspec
+
+    class LoyaltySpecs:
+        @hookspec
+        def loyalty_before_award(self, points: int) -> int:
+            """:param points: the points about to be awarded."""
+
+    class Loyalty:
+        @public_hookimpl
+        def register_hookspecs(self):
+            return LoyaltySpecs
+
+    class Doubler:
+        @public_hookimpl
+        def loyalty_before_award(self, points):
+            return points * 2
+
+    register_plugin(Loyalty(), name="loyalty")
+    register_plugin(Doubler(), name="doubler")
+
+    with app.app_context():
+        assert hooks().loyalty_before_award(points=5) == [10]

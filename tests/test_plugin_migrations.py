@@ -46,12 +46,20 @@ ADDRESS = {
 
 
 @pytest.fixture
-def build_app(fresh_database_url):
+def installed() -> list[str]:
+    """The entry point plugins this test installed: its apps load them
+    (``PLUGINS_ONLY``), and no other installed package's."""
+    return []
+
+
+@pytest.fixture
+def build_app(fresh_database_url, installed):
     """Apps on the test's own database; their engines are closed after."""
     made = []
 
     def build(**overrides):
-        app = create_app({**_base_config(fresh_database_url), **overrides})
+        config = {**_base_config(fresh_database_url), "PLUGINS_ONLY": list(installed)}
+        app = create_app({**config, **overrides})
         made.append(app)
         return app
 
@@ -72,9 +80,10 @@ def core_migrated(build_app):
 
 
 @pytest.fixture
-def loyalty_installed(site_dir):
+def loyalty_installed(site_dir, installed):
     """The loyalty plugin installed as a package with an entry point."""
     site_dir(LOYALTY_DISTRIBUTION)
+    installed.append("loyalty")
 
 
 def upgrade(app):

@@ -732,8 +732,8 @@ def test_entry_point_plugin_is_loaded(make_app, site_dir):
     # given an installed package exposing a plugin in the evershop.plugins group
     site_dir(ENTRY_POINT_PACKAGE)
 
-    # when the app is built
-    app = make_app()
+    # when the app is built with it (the suite's apps load no installed plugin unnamed)
+    app = make_app(PLUGINS_ONLY=["hello"])
 
     # then the plugin is loaded under its entry point's name and serves its route
     pm = app.extensions["plugins"]
@@ -749,7 +749,7 @@ def test_blocked_entry_point_plugin_is_not_loaded(make_app, site_dir):
     site_dir(ENTRY_POINT_PACKAGE)
 
     # when the app is built
-    app = make_app(PLUGINS_BLOCKED=["hello"])
+    app = make_app(PLUGINS_ONLY=["hello"], PLUGINS_BLOCKED=["hello"])
 
     # then it is not loaded
     assert not app.extensions["plugins"].has_plugin("hello")

@@ -1500,6 +1500,7 @@ def production_env(tmp_path, **settings) -> dict:
         "JWT_ADMIN_REFRESH_SECRET": "ratelimits-admin-refresh-secret-012345678",
         "JWT_CUSTOMER_SECRET": "ratelimits-customer-secret-0123456789abcde",
         "JWT_CUSTOMER_REFRESH_SECRET": "ratelimits-customer-refresh-secret-01234",
+        "PLUGINS_ONLY": "",
         **settings,
     }
 

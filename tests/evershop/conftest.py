@@ -112,6 +112,7 @@ def _service_config(url: str) -> dict:
         "EVENTS_DELIVERY": "worker",
         "MAIL_SERVER": None,
         "RATELIMIT_ENABLED": False,
+        "PLUGINS_ONLY": [],  # the service as EverShop's stores get it: no installed extras
     }
 
 

@@ -1,0 +1,1 @@
+"""Customer and address events, for a CRM, in a JSONL file (README.md)."""

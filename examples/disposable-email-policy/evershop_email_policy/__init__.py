@@ -1,0 +1,1 @@
+"""An email policy for the EverShop customer service (README.md)."""

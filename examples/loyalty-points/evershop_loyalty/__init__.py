@@ -1,0 +1,1 @@
+"""Loyalty points for the EverShop customer service (README.md)."""
