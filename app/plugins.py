@@ -51,6 +51,7 @@ BUILTIN_PLUGINS = {
     "customer": "plugins.customer.plugin",
     "address": "plugins.address.plugin",
     "password": "plugins.password.plugin",
+    "group": "plugins.group.plugin",
 }
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

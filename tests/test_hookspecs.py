@@ -23,6 +23,7 @@ SPEC_MODULES = (
     "plugins.customer.hookspecs",
     "plugins.address.hookspecs",
     "plugins.password.hookspecs",
+    "plugins.group.hookspecs",
 )
 
 

@@ -4,6 +4,7 @@ on both databases, and adopt a database that EverShop made."""
 from __future__ import annotations
 
 import uuid
+import warnings
 
 import bcrypt
 import pytest
@@ -160,3 +161,48 @@ def test_an_evershop_database_is_adopted_and_its_customers_log_in(empty_app):
     )
     assert response.status_code == 200
     assert set(response.json["data"]) == {"accessToken", "refreshToken"}
+
+
+# --- 0011: customer groups; 0012: sessions ----------------------------------------------
+
+
+def _index_names(table: str) -> set[str]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+        return {index["name"] for index in sa.inspect(db.engine).get_indexes(table)}
+
+
+def test_database_refuses_a_group_name_in_another_letter_case(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer_group (group_name) VALUES ('Wholesale')")
+    with pytest.raises(sa.exc.IntegrityError):
+        _execute("INSERT INTO customer_group (group_name) VALUES ('WHOLESALE')")
+
+
+def test_customers_are_indexed_by_group(empty_app):
+    upgrade()
+    assert "ix_customer_group_id" in _index_names("customer")
+
+
+def test_an_evershop_database_keeps_its_own_index_on_group_id(empty_app):
+    # EverShop indexes customer.group_id itself: no second index is made.
+    upgrade(revision="0001")
+    _execute('CREATE INDEX "FK_CUSTOMER_GROUP" ON customer (group_id)')
+
+    upgrade()
+    assert "FK_CUSTOMER_GROUP" in _index_names("customer")
+    assert "ix_customer_group_id" not in _index_names("customer")
+
+    downgrade(revision="0005")
+    assert "FK_CUSTOMER_GROUP" in _index_names("customer")
+
+
+def test_groups_named_alike_stop_the_upgrade_and_change_nothing(empty_app):
+    upgrade(revision="0005")
+    _execute("INSERT INTO customer_group (group_name) VALUES ('Wholesale'), ('wholesale')")
+
+    with pytest.raises(sa.exc.IntegrityError):
+        upgrade()
+
+    assert db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+    assert "uq_customer_group_lower_group_name" not in _index_names("customer_group")

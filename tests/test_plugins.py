@@ -657,6 +657,7 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
         "customer",
         "address",
         "password",
+        "group",
         SAMPLE,
     ]
     assert f"{SAMPLE} (PLUGINS, {SAMPLE})" in lines

@@ -12,6 +12,10 @@ DEFAULT_GROUP_ID = 1
 
 class CustomerGroup(db.Model):
     __tablename__ = "customer_group"
+    # Names are unique whatever their letter case (migration 0011).
+    __table_args__ = (
+        sa.Index("uq_customer_group_lower_group_name", sa.text("lower(group_name)"), unique=True),
+    )
 
     customer_group_id: Mapped[int] = mapped_column(
         sa.Integer, sa.Identity(always=True), primary_key=True
@@ -24,7 +28,10 @@ class CustomerGroup(db.Model):
 
 class Customer(db.Model):
     __tablename__ = "customer"
-    __table_args__ = (sa.Index("uq_customer_lower_email", sa.text("lower(email)"), unique=True),)
+    __table_args__ = (
+        sa.Index("uq_customer_lower_email", sa.text("lower(email)"), unique=True),
+        sa.Index("ix_customer_group_id", "group_id"),
+    )
 
     customer_id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(always=True), primary_key=True)
     uuid = mapped_column(sa.Uuid, nullable=False, unique=True, default=new_uuid)

@@ -43,7 +43,12 @@ def _email_taken(email: str, except_id: int | None = None) -> bool:
 
 
 def _check_group(group_id: int) -> None:
-    if db.session.get(CustomerGroup, group_id) is None:
+    # FOR KEY SHARE (PostgreSQL): a group being deleted meanwhile is waited
+    # for, and then this is a clean 400 rather than a foreign-key failure.
+    locked = db.session.get(
+        CustomerGroup, group_id, with_for_update={"read": True, "key_share": True}
+    )
+    if locked is None:
         raise ValidationError.for_field("group_id", "No customer group has this id.")
 
 
