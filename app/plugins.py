@@ -52,6 +52,7 @@ BUILTIN_PLUGINS = {
     "address": "plugins.address.plugin",
     "password": "plugins.password.plugin",
     "group": "plugins.group.plugin",
+    "session": "plugins.session.plugin",
 }
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

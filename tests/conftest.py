@@ -29,7 +29,14 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 # Tables emptied between tests, children first.
-TABLES = ("event_outbox", "reset_password_token", "customer_address", "customer", "admin_user")
+TABLES = (
+    "event_outbox",
+    "revoked_session",
+    "reset_password_token",
+    "customer_address",
+    "customer",
+    "admin_user",
+)
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"

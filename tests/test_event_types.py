@@ -51,6 +51,7 @@ def walk(client, auth, caplog) -> None:
     group_path = f"/api/customer-groups/{group['data']['uuid']}"
     client.patch(group_path, json={"group_name": "H"}, headers=admin)
     client.delete(group_path, headers=admin)
+    client.post(f"{base}/sessions/revoke", headers=admin)
     client.delete(base, headers=admin)
 
 

@@ -24,6 +24,7 @@ SPEC_MODULES = (
     "plugins.address.hookspecs",
     "plugins.password.hookspecs",
     "plugins.group.hookspecs",
+    "plugins.session.hookspecs",
 )
 
 

@@ -206,3 +206,31 @@ def test_groups_named_alike_stop_the_upgrade_and_change_nothing(empty_app):
 
     assert db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     assert "uq_customer_group_lower_group_name" not in _index_names("customer_group")
+
+
+def test_sessions_revision_adds_its_table_and_columns(empty_app):
+    upgrade()
+    inspector = sa.inspect(db.engine)
+    assert {c["name"] for c in inspector.get_columns("revoked_session")} == {
+        "sid",
+        "token_type",
+        "expires_at",
+    }
+    for table in ("customer", "admin_user"):
+        assert "tokens_revoked_at" in {c["name"] for c in inspector.get_columns(table)}
+
+
+def test_downgrade_below_groups_and_sessions_and_upgrade_again(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'x')")
+
+    downgrade(revision="0005")
+    inspector = sa.inspect(db.engine)
+    assert "revoked_session" not in inspector.get_table_names()
+    assert "tokens_revoked_at" not in {c["name"] for c in inspector.get_columns("customer")}
+    assert "ix_customer_group_id" not in _index_names("customer")
+    with pytest.raises(sa.exc.IntegrityError):
+        _execute("INSERT INTO customer (email, password) VALUES ('A@example.com', 'x')")
+
+    upgrade()
+    assert _execute("SELECT count(*) FROM customer").scalar() == 1

@@ -658,6 +658,7 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
         "address",
         "password",
         "group",
+        "session",
         SAMPLE,
     ]
     assert f"{SAMPLE} (PLUGINS, {SAMPLE})" in lines
