@@ -5,6 +5,9 @@ with one line and exit status 1."""
 
 from __future__ import annotations
 
+import time
+
+import jwt
 import pytest
 import sqlalchemy as sa
 
@@ -34,6 +37,23 @@ def admin_row(app, email=ADMIN_EMAIL) -> tuple:
         ).one()
         db.session.remove()
     return tuple(row)
+
+
+def evershop_admin_token(admin: dict, iat: int) -> str:
+    """An admin access token as EverShop signs it: no tokenVersion, no sid."""
+    identity = {
+        name: admin[name] for name in ("admin_user_id", "uuid", "email", "full_name", "status")
+    }
+    claims = {
+        "user": identity,
+        "tokenType": "admin",
+        "tokenKind": "access",
+        "iss": "evershop",
+        "aud": "admin",
+        "iat": iat,
+        "exp": iat + 900,
+    }
+    return jwt.encode(claims, "test-admin-secret-0123456789abcdef", algorithm="HS256")
 
 
 def works(client, token: str) -> bool:
@@ -213,6 +233,21 @@ def test_user_revoke_keeps_the_admin_able_to_log_in(app, client, admin, runner):
     assert not works(client, admin["accessToken"])
     assert admin_row(app) == (status, password_hash, version + 1)
     assert works(client, login(client).json["data"]["accessToken"])
+
+
+@pytest.mark.parametrize("command", ["revoke", "disable", "set-password"])
+def test_user_command_refuses_evershop_tokens_issued_before_it(auth, client, runner, command):
+    admin = auth.create_admin()
+    token = evershop_admin_token(admin, int(time.time()) - 5)
+    assert works(client, token)
+
+    args = ["user", command, ADMIN_EMAIL]
+    result = runner.invoke(
+        args=args + (["--password", NEW_PASSWORD] if command == "set-password" else [])
+    )
+
+    assert result.exit_code == 0, result.output
+    assert not works(client, token)
 
 
 # --- unknown emails -----------------------------------------------------------------------

@@ -65,17 +65,6 @@ def find(
     return present(row) if row is not None else None
 
 
-def find_many(group_ids: Iterable[int]) -> dict[int, dict]:
-    """The groups with these ids, by id (one query)."""
-    ids = list(group_ids)
-    if not ids:
-        return {}
-    rows = db.session.scalars(
-        sa.select(CustomerGroup).where(CustomerGroup.customer_group_id.in_(ids))
-    )
-    return {row.customer_group_id: present(row) for row in rows}
-
-
 @dataclass(frozen=True)
 class GroupPage:
     items: list[dict]
@@ -164,13 +153,11 @@ def member_counts(group_ids: Iterable[int]) -> dict[int, int]:
     return counts
 
 
-def member_uuids(group_id: int, limit: int | None = None) -> list[uuid.UUID]:
-    """The uuids of the group's customers, by id (at most ``limit``)."""
+def member_uuids(group_id: int) -> list[uuid.UUID]:
+    """The uuids of the group's customers, by id."""
     query = (
         sa.select(Customer.uuid).where(Customer.group_id == group_id).order_by(Customer.customer_id)
     )
-    if limit is not None:
-        query = query.limit(limit)
     return list(db.session.scalars(query))
 
 
