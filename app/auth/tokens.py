@@ -140,8 +140,9 @@ def revoke_session(claims: dict) -> bool:
     if sid is None:
         return False
     token_type = claims["tokenType"]
-    # No token of the session outlives a refresh token issued now, nor an
-    # access token minted from it now.
+    # Every token of the session was issued by now, so none expires later
+    # than a refresh token issued now (plus an access lifetime, for one
+    # minted while the session is being revoked).
     expires_at = utcnow() + _lifetime(token_type, "refresh") + _lifetime(token_type, "access")
     sessions.revoke(sid, token_type, expires_at)
     return True
