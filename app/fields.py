@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from marshmallow import ValidationError, fields
 
@@ -55,6 +56,28 @@ class TrimmedEmail(fields.String):
             return normalize_email(text)
         except InvalidEmail as error:
             raise ValidationError(str(error)) from None
+
+
+_UUID = re.compile(
+    r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+class UuidText(fields.String):
+    """A uuid in the forms a path takes (dashed or 32 hex digits, any case,
+    surrounding white space ignored), loaded as a :class:`uuid.UUID`."""
+
+    default_error_messages = {"invalid_uuid": "Not a valid uuid."}
+
+    def __init__(self, **kwargs):
+        metadata = {"format": "uuid", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not _UUID.fullmatch(text):
+            raise self.make_error("invalid_uuid")
+        return uuid.UUID(text)
 
 
 class LenientInteger(fields.Integer):

@@ -86,7 +86,13 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict]] = {
         {},
     ),
     405: ("This method is not allowed here.", "This method is not allowed on this resource.", {}),
-    409: ("The email is already used by another account.", "Email is already used", {}),
+    409: (
+        "The request conflicts with what is stored: the email is already used by another"
+        " account, a customer group has the name already, or a group cannot be deleted"
+        " (the message says which).",
+        "Email is already used",
+        {},
+    ),
     413: ("The body is larger than MAX_CONTENT_LENGTH.", "The request body is too large.", {}),
     415: (
         "The body is not JSON (send it with Content-Type: application/json).",

@@ -4,7 +4,8 @@ service, in one module (docs/plugins.md, "The public API").
 Import from here, and from the hooks' documentation, and nothing else of the
 service: every other module is private to it and may change in any release.
 The customer plugin's service is reached with ``service("customers")``
-(docs/plugins.md, "The customer service").
+(docs/plugins.md, "The customer service"), and its customer groups with
+``service("customer_groups")``.
 
     from app.plugin_api import EntityField, Setting, hookimpl, transaction
 

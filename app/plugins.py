@@ -59,6 +59,8 @@ BUILTIN_PLUGINS = {
     "verification": "plugins.verification.plugin",
     "privacy": "plugins.privacy.plugin",
     "timeline": "plugins.timeline.plugin",
+    "group": "plugins.group.plugin",
+    "session": "plugins.session.plugin",
 }
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -2,7 +2,8 @@
 on PostgreSQL as well when ``TEST_DATABASE_URL`` is set.
 
 Each backend's database is migrated once per session with the real Alembic
-revisions; each test starts from empty tables (group 1 "Default" kept).
+revisions; each test starts from empty tables (group 1 "Default" kept, and
+named so again).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TABLES = (
     "customer_email_verification",
     "customer_erasure_token",
     "customer_event",
+    "revoked_session",
     "customer_address",
     "customer",
     "admin_user",
@@ -163,6 +165,12 @@ def _empty_tables(app) -> None:
                 for table in TABLES:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
             conn.execute(sa.text("DELETE FROM customer_group WHERE customer_group_id <> 1"))
+            # The default group may be renamed through the API.
+            conn.execute(
+                sa.text(
+                    "UPDATE customer_group SET group_name = 'Default' WHERE customer_group_id = 1"
+                )
+            )
         db.session.remove()
         db.engine.dispose()
 

@@ -60,6 +60,11 @@ def walk(client, auth, caplog) -> None:
     (token,) = re.findall(r"token=([A-Za-z0-9_-]+)", caplog.text)
     client.post("/api/customers/password", json={"token": token, "password": "new-pass-123"})
     auth.create_customer(email="off@example.com", status=0)
+    group = client.post("/api/customer-groups", json={"group_name": "G"}, headers=admin).json
+    group_path = f"/api/customer-groups/{group['data']['uuid']}"
+    client.patch(group_path, json={"group_name": "H"}, headers=admin)
+    client.delete(group_path, headers=admin)
+    client.post(f"{base}/sessions/revoke", headers=admin)
     client.delete(base, headers=admin)
     walk_verification_and_privacy(client, auth, caplog)
 

@@ -346,7 +346,7 @@ def test_current_filters_without_filters_are_the_defaults(client, admin, people)
 
 
 RANGE_1_100 = "Must be greater than or equal to 1 and less than or equal to 100."
-KNOWN_KEYS = "email, full_name, group_id, keyword, limit, ob, od, page, status"
+KNOWN_KEYS = "email, full_name, group, group_id, keyword, limit, ob, od, page, status"
 
 
 @pytest.mark.parametrize(

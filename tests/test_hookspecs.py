@@ -25,6 +25,8 @@ SPEC_MODULES = (
     "plugins.password.hookspecs",
     "plugins.privacy.hookspecs",
     "plugins.timeline.hookspecs",
+    "plugins.group.hookspecs",
+    "plugins.session.hookspecs",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import warnings
 from datetime import UTC, datetime
 
 import bcrypt
@@ -296,3 +297,76 @@ def test_an_evershop_database_is_adopted_and_its_customers_log_in(empty_app):
     )
     assert response.status_code == 200
     assert set(response.json["data"]) == {"accessToken", "refreshToken"}
+
+
+# --- 0016: customer groups; 0017: sessions ----------------------------------------------
+
+
+def _index_names(table: str) -> set[str]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+        return {index["name"] for index in sa.inspect(db.engine).get_indexes(table)}
+
+
+def test_database_refuses_a_group_name_in_another_letter_case(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer_group (group_name) VALUES ('Wholesale')")
+    with pytest.raises(sa.exc.IntegrityError):
+        _execute("INSERT INTO customer_group (group_name) VALUES ('WHOLESALE')")
+
+
+def test_customers_are_indexed_by_group(empty_app):
+    upgrade()
+    assert "ix_customer_group_id" in _index_names("customer")
+
+
+def test_an_evershop_database_keeps_its_own_index_on_group_id(empty_app):
+    # EverShop indexes customer.group_id itself: no second index is made.
+    upgrade(revision="0001")
+    _execute('CREATE INDEX "FK_CUSTOMER_GROUP" ON customer (group_id)')
+
+    upgrade()
+    assert "FK_CUSTOMER_GROUP" in _index_names("customer")
+    assert "ix_customer_group_id" not in _index_names("customer")
+
+    downgrade(revision="0005")
+    assert "FK_CUSTOMER_GROUP" in _index_names("customer")
+
+
+def test_groups_named_alike_stop_the_upgrade_and_change_nothing(empty_app):
+    upgrade(revision="0005")
+    _execute("INSERT INTO customer_group (group_name) VALUES ('Wholesale'), ('wholesale')")
+
+    with pytest.raises(sa.exc.IntegrityError):
+        upgrade()
+
+    assert db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+    assert "uq_customer_group_lower_group_name" not in _index_names("customer_group")
+
+
+def test_sessions_revision_adds_its_table_and_columns(empty_app):
+    upgrade()
+    inspector = sa.inspect(db.engine)
+    assert {c["name"] for c in inspector.get_columns("revoked_session")} == {
+        "sid",
+        "token_type",
+        "expires_at",
+    }
+    for table in ("customer", "admin_user"):
+        assert "tokens_revoked_at" in {c["name"] for c in inspector.get_columns(table)}
+
+
+def test_downgrade_below_groups_and_sessions_and_upgrade_again(empty_app):
+    upgrade()
+    _execute("INSERT INTO customer (email, password) VALUES ('a@example.com', 'x')")
+
+    downgrade(revision="0005")
+    inspector = sa.inspect(db.engine)
+    assert "revoked_session" not in inspector.get_table_names()
+    assert "tokens_revoked_at" not in {c["name"] for c in inspector.get_columns("customer")}
+    assert "ix_customer_group_id" not in _index_names("customer")
+    with pytest.raises(sa.exc.IntegrityError):
+        _execute("INSERT INTO customer (email, password) VALUES ('A@example.com', 'x')")
+
+    upgrade()
+    assert _execute("SELECT count(*) FROM customer").scalar() == 1

@@ -661,6 +661,8 @@ def test_flask_plugins_lists_the_plugins_and_their_hooks(runner):
         "verification",
         "privacy",
         "timeline",
+        "group",
+        "session",
         SAMPLE,
     ]
     assert f"{SAMPLE} (PLUGINS, {SAMPLE})" in lines

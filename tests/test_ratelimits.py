@@ -919,8 +919,9 @@ def test_unlock_with_memory_storage_fails_saying_it_cannot_reach_the_counters(ma
 
 
 def test_unlock_with_limits_off_says_there_is_nothing_to_unlock(make_app):
-    # Given
+    # Given an admin (flask user commands refuse emails no admin has)
     app = make_app(RATELIMIT_ENABLED=False)
+    Auth(app, app.test_client()).create_admin()
 
     # When
     result = unlock(app, "user", ADMIN_EMAIL)

@@ -26,6 +26,9 @@ class AdminUser(db.Model):
     token_version: Mapped[int] = mapped_column(
         sa.Integer, nullable=False, default=0, server_default="0"
     )
+    # When every token was last revoked at once: tokens without a version
+    # (EverShop's) issued before it are refused.
+    tokens_revoked_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     def to_identity(self) -> dict:
         """The ``user`` claim of an admin token."""

@@ -1,4 +1,10 @@
-"""Admin users: creation (from the command line) and logins."""
+"""Admin users: creation and management (from the command line) and logins.
+
+Admin users are managed with ``flask user`` only (docs/operations.md, "Admin
+users"). Disabling an admin, changing its password or revoking its tokens
+moves its token version on and sets ``tokens_revoked_at``, so every token it
+held is refused from the next request on; enabling it again revives none.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,15 @@ import sqlalchemy as sa
 
 from app.auth import tokens
 from app.auth.models import AdminUser
-from app.db import db
+from app.db import as_utc, db, utcnow
 from app.emails import InvalidEmail, lookup_key, normalize_email
-from app.errors import Conflict, Unauthorized, ValidationError
+from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.login_limits import begin_login, unlock
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.transactions import transaction
 
 INVALID_LOGIN = "Invalid email or password"
+UNKNOWN_ADMIN = "No admin user has the email {email}."
 
 
 def _by_email(email: str) -> AdminUser | None:
@@ -70,15 +77,99 @@ def active_admin(claims: dict) -> AdminUser | None:
     user = db.session.get(AdminUser, user_id)
     if user is None or not user.status or str(user.uuid) != str(identity.get("uuid", user.uuid)):
         return None
-    if not tokens.still_valid(claims, user.token_version, None):
+    if not tokens.still_valid(
+        claims, user.token_version, None, revoked_at=as_utc(user.tokens_revoked_at)
+    ):
         return None
     return user
 
 
 def refresh(refresh_token: str) -> dict:
-    """A new access token from a refresh token, if its admin is still active."""
+    """A new access token from a refresh token, if its admin is still active
+    and the token was not revoked; in the refresh token's session."""
     claims = tokens.verify(refresh_token, "refresh", "admin")
     user = active_admin(claims)
     if user is None:
         raise Unauthorized("The token's account no longer exists or is disabled.")
-    return {"accessToken": tokens.issue("admin", "access", user.to_identity(), user.token_version)}
+    return {"accessToken": tokens.refreshed(claims, user.to_identity(), user.token_version)}
+
+
+# --- management (flask user) ----------------------------------------------------------
+
+
+def list_admins() -> list[dict]:
+    """Every admin user as :meth:`AdminUser.to_dict` shows it (never a hash),
+    oldest first."""
+    users = db.session.scalars(sa.select(AdminUser).order_by(AdminUser.admin_user_id))
+    return [user.to_dict() for user in users]
+
+
+def find_admin(email: str) -> dict:
+    """The admin with this email (any letter case); 404 naming the email."""
+    user = _by_email(email)
+    if user is None:
+        raise NotFound(UNKNOWN_ADMIN.format(email=email.strip()))
+    return user.to_dict()
+
+
+def _locked(email: str) -> AdminUser:
+    """The admin with this email (any letter case), its row locked for the
+    caller's transaction; 404 naming the email."""
+    user = db.session.scalar(
+        sa.select(AdminUser)
+        .where(sa.func.lower(AdminUser.email) == lookup_key(email))
+        .with_for_update()
+    )
+    if user is None:
+        raise NotFound(UNKNOWN_ADMIN.format(email=email.strip()))
+    return user
+
+
+def _revoke_tokens(user: AdminUser) -> None:
+    """Refuse every token ``user`` holds: its version moves on (tokens of this
+    service) and ``tokens_revoked_at`` is now (tokens signed by EverShop)."""
+    now = utcnow()
+    user.token_version = AdminUser.token_version + 1
+    user.tokens_revoked_at = now
+    user.updated_at = now
+
+
+def set_admin_status(email: str, active: bool) -> dict:
+    """Enable or disable an admin (404 for an unknown email). Disabling also
+    revokes every token it holds, so enabling it again revives none."""
+    with transaction():
+        user = _locked(email)
+        if user.status != active:
+            user.status = active
+            if active:
+                user.updated_at = utcnow()
+            else:
+                _revoke_tokens(user)
+        db.session.flush()
+        db.session.refresh(user)
+        return user.to_dict()
+
+
+def set_admin_password(email: str, password: str) -> dict:
+    """Give an admin a new password (checked by the password rules: 400) and
+    revoke every token it holds; 404 for an unknown email."""
+    check_password_rules(password)
+    password_hash = hash_password(password)  # slow: outside the transaction
+    with transaction():
+        user = _locked(email)
+        user.password = password_hash
+        _revoke_tokens(user)
+        db.session.flush()
+        db.session.refresh(user)
+        return user.to_dict()
+
+
+def revoke_admin_tokens(email: str) -> dict:
+    """Revoke every access and refresh token an admin holds (it logs in
+    again); 404 for an unknown email."""
+    with transaction():
+        user = _locked(email)
+        _revoke_tokens(user)
+        db.session.flush()
+        db.session.refresh(user)
+        return user.to_dict()

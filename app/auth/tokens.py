@@ -6,7 +6,9 @@ A token carries the account under ``user`` (admin) or ``customer``, plus
 secret of its own per type and kind (docs/api.md, "Authentication"). Tokens signed by another
 program with the same claims and secret are accepted: only those claims are
 required. Flask-JWT-Extended adds ``jti``, ``type`` and ``fresh``, which
-EverShop ignores.
+EverShop ignores; this service adds ``tokenVersion`` (the account's token
+version) and ``sid`` (the session: one login's tokens, see
+:mod:`app.auth.sessions`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from flask import Flask, current_app
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
+from app.auth import sessions
+from app.db import utcnow
 from app.errors import Unauthorized
 
 jwt_manager = JWTManager()
@@ -76,14 +80,27 @@ def _decode_key(header: dict, claims: dict) -> str:
 VERSION_CLAIM = "tokenVersion"
 
 
-def issue(token_type: str, kind: str, identity: dict, version: int | None = None) -> str:
+# The claim of the session id: shared by the tokens of one login, and by the
+# access tokens minted from its refresh token.
+SESSION_CLAIM = "sid"
+
+
+def issue(
+    token_type: str,
+    kind: str,
+    identity: dict,
+    version: int | None = None,
+    session: str | None = None,
+) -> str:
     """Sign a token of ``token_type`` and ``kind`` for the account ``identity``,
-    carrying the account's token ``version`` when given."""
+    carrying the account's token ``version`` and the ``session`` id when given."""
     claim = TOKEN_TYPES[token_type][0]
     create = create_refresh_token if kind == "refresh" else create_access_token
     claims = {claim: identity, "tokenKind": kind, "aud": token_type}
     if version is not None:
         claims[VERSION_CLAIM] = version
+    if session is not None:
+        claims[SESSION_CLAIM] = session
     return create(
         identity=_Subject(token_type, kind),
         additional_claims=claims,
@@ -92,23 +109,72 @@ def issue(token_type: str, kind: str, identity: dict, version: int | None = None
 
 
 def issue_pair(token_type: str, identity: dict, version: int | None = None) -> dict:
+    """An access and a refresh token of a new session (a login)."""
+    session = sessions.new_session_id()
     return {
-        "accessToken": issue(token_type, "access", identity, version),
-        "refreshToken": issue(token_type, "refresh", identity, version),
+        "accessToken": issue(token_type, "access", identity, version, session),
+        "refreshToken": issue(token_type, "refresh", identity, version, session),
     }
 
 
-def still_valid(claims: dict, token_version: int, changed_at) -> bool:
-    """Whether a verified token survives the account's revocations: a token of
-    this service must carry the account's current ``token_version``; a token
-    without one (signed by EverShop) must be issued no earlier than the second
-    of the last password change (``changed_at``, or None)."""
+def refreshed(refresh_claims: dict, identity: dict, version: int | None = None) -> str:
+    """A new access token from a verified refresh token's claims, in the
+    refresh token's session."""
+    token_type = refresh_claims["tokenType"]
+    return issue(token_type, "access", identity, version, session_of(refresh_claims))
+
+
+def session_of(claims: dict) -> str | None:
+    """The session id of verified claims, or None for a token without one
+    (signed by EverShop, or before sessions existed)."""
+    sid = claims.get(SESSION_CLAIM)
+    return sid if isinstance(sid, str) else None
+
+
+def revoke_session(claims: dict) -> bool:
+    """Record the session of verified ``claims`` as revoked, in the caller's
+    transaction, for as long as any token of it can still verify: every access
+    and refresh token of it is refused from then on. False, recording nothing,
+    for a token without a session id."""
+    sid = session_of(claims)
+    if sid is None:
+        return False
+    token_type = claims["tokenType"]
+    # Every token of the session was issued by now, so none expires later
+    # than a refresh token issued now (plus an access lifetime, for one
+    # minted while the session is being revoked).
+    expires_at = utcnow() + _lifetime(token_type, "refresh") + _lifetime(token_type, "access")
+    sessions.revoke(sid, token_type, expires_at)
+    return True
+
+
+def still_valid(claims: dict, token_version: int, changed_at, revoked_at=None) -> bool:
+    """Whether a verified token survives the account's revocations.
+
+    A token of this service must carry the account's current ``token_version``.
+    A token without one (signed by EverShop) must be issued no earlier than
+    the second of the last password change (``changed_at``, or None) and
+    after the second every token of the account was revoked (``revoked_at``,
+    or None). A token with a session id must not belong to a revoked session
+    (one primary-key lookup).
+    """
     version = claims.get(VERSION_CLAIM)
     if version is not None:
-        return version == token_version
-    if changed_at is None:
-        return True
-    return claims["iat"] >= int(changed_at.timestamp())
+        if version != token_version:
+            return False
+    else:
+        if changed_at is not None and claims["iat"] < int(changed_at.timestamp()):
+            return False
+        # Seconds are all EverShop's iat tells: a token of the very second of
+        # the revocation may be older than it, so it is refused too.
+        if revoked_at is not None and claims["iat"] <= int(revoked_at.timestamp()):
+            return False
+    if SESSION_CLAIM in claims:
+        sid = claims[SESSION_CLAIM]
+        valid = isinstance(sid, str) and 0 < len(sid) <= sessions.MAX_SESSION_ID_LENGTH
+        if not valid or sessions.is_revoked(sid):
+            return False
+    return True
 
 
 _CACHE_SIZE = 4096

@@ -76,6 +76,7 @@ FILTER_KEYS = {
     ("email", "nlike"): "email_nlike",
     ("status", "eq"): "status",
     ("group_id", "eq"): "group_id",
+    ("group", "eq"): "group",
     ("ob", "eq"): "ob",
     ("od", "eq"): "od",
     ("page", "eq"): "page",

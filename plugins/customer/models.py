@@ -12,6 +12,10 @@ DEFAULT_GROUP_ID = 1
 
 class CustomerGroup(db.Model):
     __tablename__ = "customer_group"
+    # Names are unique whatever their letter case (migration 0016).
+    __table_args__ = (
+        sa.Index("uq_customer_group_lower_group_name", sa.text("lower(group_name)"), unique=True),
+    )
 
     customer_group_id: Mapped[int] = mapped_column(
         sa.Integer, sa.Identity(always=True), primary_key=True
@@ -24,7 +28,10 @@ class CustomerGroup(db.Model):
 
 class Customer(db.Model):
     __tablename__ = "customer"
-    __table_args__ = (sa.Index("uq_customer_lower_email", sa.text("lower(email)"), unique=True),)
+    __table_args__ = (
+        sa.Index("uq_customer_lower_email", sa.text("lower(email)"), unique=True),
+        sa.Index("ix_customer_group_id", "group_id"),
+    )
 
     customer_id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(always=True), primary_key=True)
     uuid = mapped_column(sa.Uuid, nullable=False, unique=True, default=new_uuid)
@@ -56,6 +63,9 @@ class Customer(db.Model):
         server_default="0",
         server_onupdate=sa.FetchedValue(),
     )
+    # When every token was last revoked at once: tokens without a version
+    # (EverShop's) issued before it are refused (migration 0017).
+    tokens_revoked_at = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     def to_identity(self) -> dict:
         """The ``customer`` claim of a customer token."""

@@ -75,6 +75,6 @@ def extend_openapi(spec):
 
 @hookimpl
 def register_services():
-    from plugins.customer import service
+    from plugins.customer import groups, service
 
-    return {"customers": service}
+    return {"customers": service, "customer_groups": groups}

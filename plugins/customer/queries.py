@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.emails import lookup_key
-from plugins.customer.models import Customer
+from plugins.customer.models import Customer, CustomerGroup
 
 ORDER_COLUMNS = {
     "email": Customer.email,
@@ -31,7 +31,8 @@ def build_customer_query(filters: dict) -> CustomerPage:
     ``keyword`` matches name or email, ``full_name`` the name, both as a
     case-insensitive "contains"; ``email`` is an exact, case-insensitive match.
     GraphQL's other operations arrive as ``full_name_nlike`` (name does not
-    contain), ``email_like`` and ``email_nlike``.
+    contain), ``email_like`` and ``email_nlike``. ``group_id`` is the group's
+    id, ``group`` its uuid.
     """
     conditions = []
     if filters.get("keyword"):
@@ -66,6 +67,12 @@ def build_customer_query(filters: dict) -> CustomerPage:
         conditions.append(Customer.status == filters["status"])
     if filters.get("group_id") is not None:
         conditions.append(Customer.group_id == filters["group_id"])
+    if filters.get("group") is not None:
+        # The group's uuid; an unknown one matches no customer.
+        group_id = sa.select(CustomerGroup.customer_group_id).where(
+            CustomerGroup.uuid == filters["group"]
+        )
+        conditions.append(Customer.group_id == group_id.scalar_subquery())
 
     page = filters.get("page", 1)
     limit = filters.get("limit", 20)

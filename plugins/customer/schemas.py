@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.errors import Forbidden
-from app.fields import LenientInteger, Trimmed, TrimmedEmail, timestamp
+from app.fields import LenientInteger, Trimmed, TrimmedEmail, UuidText, timestamp
 from app.http import ExtensibleSchema, envelope
 
 EMAIL_MAX = 254
@@ -73,6 +73,7 @@ class CustomerListQuerySchema(ma.Schema):
     email = Trimmed(validate=validate.Length(max=EMAIL_MAX))
     status = LenientInteger(choices=(0, 1))
     group_id = LenientInteger()
+    group = UuidText(metadata={"description": "The uuid of the customers' group."})
     page = LenientInteger(validate=validate.Range(min=1), load_default=1)
     limit = LenientInteger(validate=validate.Range(min=1, max=100), load_default=20)
     ob = fields.String(validate=validate.OneOf(["email", "name", "status", "created_at"]))

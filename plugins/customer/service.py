@@ -43,7 +43,12 @@ def _email_taken(email: str, except_id: int | None = None) -> bool:
 
 
 def _check_group(group_id: int) -> None:
-    if db.session.get(CustomerGroup, group_id) is None:
+    # FOR KEY SHARE (PostgreSQL): a group being deleted meanwhile is waited
+    # for, and then this is a clean 400 rather than a foreign-key failure.
+    locked = db.session.get(
+        CustomerGroup, group_id, with_for_update={"read": True, "key_share": True}
+    )
+    if locked is None:
         raise ValidationError.for_field("group_id", "No customer group has this id.")
 
 
@@ -327,7 +332,12 @@ def active_customer(claims: dict) -> Customer | None:
         return None
     if "uuid" in identity and str(identity["uuid"]).replace("-", "") != customer.uuid.hex:
         return None
-    if not tokens.still_valid(claims, customer.token_version, as_utc(customer.password_changed_at)):
+    if not tokens.still_valid(
+        claims,
+        customer.token_version,
+        as_utc(customer.password_changed_at),
+        revoked_at=as_utc(customer.tokens_revoked_at),
+    ):
         return None
     return customer
 
@@ -338,8 +348,24 @@ def refresh(refresh_token: str) -> dict:
     customer = active_customer(claims)
     if customer is None:
         raise Unauthorized("The token's account no longer exists, is disabled, or was revoked.")
-    return {
-        "accessToken": tokens.issue(
-            "customer", "access", customer.to_identity(), customer.token_version
+    # In the refresh token's session: revoking the session revokes this one too.
+    return {"accessToken": tokens.refreshed(claims, customer.to_identity(), customer.token_version)}
+
+
+def revoke_tokens(customer_id: int) -> dict:
+    """Refuse every access and refresh token the customer holds now: its token
+    version moves on (tokens of this service) and ``tokens_revoked_at`` is set
+    (tokens signed by EverShop, by their ``iat``). Its fields are unchanged:
+    no hook, no event (the caller emits its own). Takes part in the caller's
+    transaction; 404 if it is gone."""
+    with _writing():
+        row = db.session.scalar(
+            sa.select(Customer).where(Customer.customer_id == customer_id).with_for_update()
         )
-    }
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        row.token_version = Customer.token_version + 1
+        row.tokens_revoked_at = utcnow()
+        db.session.flush()
+        db.session.refresh(row)
+        return present(row)

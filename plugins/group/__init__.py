@@ -1,0 +1,1 @@
+"""Customer groups managed through the API (docs/api.md, "Customer groups")."""
