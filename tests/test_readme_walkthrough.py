@@ -4,8 +4,10 @@ Every ``sh`` block of the "Walk-through with curl" section (its subsections
 included, however many there are) runs in order in one bash process from the
 repository root, against ``flask run`` on a loopback port with a fresh,
 migrated SQLite database, as ``make run`` serves. The only text replaced is
-what the README tells the reader to replace: ``<the token>``, with the token
-of the reset link the service wrote to its log. ``BASE`` names the server, as
+what the README tells the reader to replace: ``<the token>``,
+``<the verification token>`` and ``<the erasure token>``, with the token of
+the latest such link (reset, email verification, erasure) the service wrote
+to its log. ``BASE`` names the server, as
 the README lets it; ``RATELIMIT_STORAGE_URI`` is Redis, as the "Failed logins"
 block asks. curl runs with ``--fail-with-body`` and bash with ``-e -o
 pipefail``, so any step that answers an error fails the test.
@@ -30,7 +32,12 @@ import pytest
 from tests.gunicorn_server import ROOT, Client, free_port, secrets_env
 
 SECTION = "## Walk-through with curl"
-PLACEHOLDER = "<the token>"
+# What the README asks the reader to replace -> the path of the emailed link.
+PLACEHOLDERS = {
+    "<the token>": "/reset-password",
+    "<the verification token>": "/verify-email",
+    "<the erasure token>": "/delete-account",
+}
 DONE = "__README_BLOCK_DONE__"
 BLOCK_TIMEOUT = 60
 
@@ -43,15 +50,15 @@ def walkthrough_blocks(readme: str) -> list[str]:
     return re.findall(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
 
 
-def reset_token_in(log: Path) -> str:
-    """The token of the reset link in the service's log, once it is there."""
+def token_in(log: Path, path: str) -> str:
+    """The token of the latest link to ``path`` in the service's log, once it is there."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        found = re.findall(r"/reset-password\?token=([A-Za-z0-9_%-]+)", log.read_text())
+        found = re.findall(re.escape(path) + r"\?token=([A-Za-z0-9_%-]+)", log.read_text())
         if found:
             return urllib.parse.unquote(found[-1])
         time.sleep(0.2)
-    pytest.fail(f"no reset link in the service's log within 30 s:\n{log.read_text()}")
+    pytest.fail(f"no {path} link in the service's log within 30 s:\n{log.read_text()}")
 
 
 class Shell:
@@ -181,7 +188,11 @@ def served(tmp_path):
 def test_readme_walkthrough_section_has_its_blocks_in_order():
     blocks = walkthrough_blocks((ROOT / "README.md").read_text())
 
-    deletes = [i for i, block in enumerate(blocks) if "-X DELETE" in block]
+    deletes = [
+        i
+        for i, block in enumerate(blocks)
+        if re.search(r"-X DELETE .*/api/customers/\$UUID\b", block)
+    ]
     resets = [i for i, block in enumerate(blocks) if "reset-password" in block]
     graphql = [i for i, block in enumerate(blocks) if "graphql" in block]
     assert deletes and resets and graphql
@@ -197,8 +208,9 @@ def test_readme_walkthrough_runs_verbatim_against_flask_run(served):
     outputs = []
     try:
         for block in blocks:
-            if PLACEHOLDER in block:
-                block = block.replace(PLACEHOLDER, reset_token_in(log))
+            for placeholder, path in PLACEHOLDERS.items():
+                if placeholder in block:
+                    block = block.replace(placeholder, token_in(log, path))
             outputs.append(shell.run(block))
         final = shell.run(
             'echo "$UUID"; command curl -s -o /dev/null -w "%{http_code}"'

@@ -11,6 +11,7 @@ from app.db import db, utcnow
 
 class ErasureToken(db.Model):
     __tablename__ = "customer_erasure_token"
+    __table_args__ = (sa.Index("uq_customer_erasure_token_token", "token", unique=True),)
 
     customer_erasure_token_id: Mapped[int] = mapped_column(
         sa.Integer, sa.Identity(always=True), primary_key=True
@@ -21,5 +22,5 @@ class ErasureToken(db.Model):
         nullable=False,
         index=True,
     )
-    token: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)  # hex SHA-256
+    token: Mapped[str] = mapped_column(sa.String(64), nullable=False)  # hex SHA-256
     created_at = mapped_column(sa.DateTime(timezone=True), nullable=False, default=utcnow)

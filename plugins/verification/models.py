@@ -32,6 +32,7 @@ class EmailVerification(db.Model):
 
 class EmailVerificationToken(db.Model):
     __tablename__ = "customer_email_token"
+    __table_args__ = (sa.Index("uq_customer_email_token_token", "token", unique=True),)
 
     customer_email_token_id: Mapped[int] = mapped_column(
         sa.Integer, sa.Identity(always=True), primary_key=True
@@ -46,5 +47,5 @@ class EmailVerificationToken(db.Model):
     # The address the link confirms: a link for an address the account no
     # longer has (or no longer asks for) is refused.
     email: Mapped[str] = mapped_column(sa.String(255), nullable=False)
-    token: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)  # hex SHA-256
+    token: Mapped[str] = mapped_column(sa.String(64), nullable=False)  # hex SHA-256
     created_at = mapped_column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
