@@ -79,6 +79,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
                 app.register_blueprint(blueprint)
         pm.hook.register_commands(cli=app.cli)
     graphql.init_app(app)
+    openapi.finish_document(app, api.spec)
     with app.app_context():
         pm.hook.extend_openapi(spec=api.spec)
     init_outage_handling(app)  # inside the rate limits: a retried read counts once

@@ -18,12 +18,13 @@ the page works with no network. This module adds what every route shares:
 from __future__ import annotations
 
 import http
+import json
 from copy import deepcopy
 
 import flask_smorest
 import marshmallow as ma
 from apispec import BasePlugin
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app
 from marshmallow import fields
 from swagger_ui_bundle import swagger_ui_path
 
@@ -109,6 +110,17 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict]] = {
             }
         },
     ),
+    503: (
+        "The database is unavailable at the moment (a restart, an outage): retry after"
+        " Retry-After seconds. Nothing was written.",
+        "The database is unavailable at the moment: try again in a few seconds.",
+        {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer"},
+            }
+        },
+    ),
     500: (
         "A fault of the service: a generic message that quotes the request id.",
         "An unexpected error occurred. Quote request id 3f1c0d5e when reporting it.",
@@ -145,10 +157,12 @@ class ErrorResponsesPlugin(BasePlugin):
     """Completes each operation with what every route of its kind answers:
 
     * ``security``: ``[]`` (public, no token read) unless the view said otherwise;
-    * 401 when the route reads a token (its ``security`` is not empty);
+    * 401 on every ``/api`` route (a present but invalid ``Authorization``
+      header is refused everywhere) and on any other that reads a token;
     * 400, 413 and 415 when it reads a JSON body; 400 when it has query parameters;
     * 404 when its path names a resource;
     * 429 when the view is rate limited (``app.ratelimit.rate_limited``);
+    * 503 on every ``/api`` route (the database away);
     * 500 everywhere, and ``X-Request-ID`` on every answer.
     """
 
@@ -165,7 +179,8 @@ class ErrorResponsesPlugin(BasePlugin):
             responses = {str(code): doc for code, doc in operation.get("responses", {}).items()}
             security = operation.setdefault("security", [])
             wanted = {500}
-            if any(requirement for requirement in security):
+            # A bad Authorization header is a 401 on every /api route, public ones too.
+            if any(requirement for requirement in security) or (path or "").startswith("/api/"):
                 wanted.add(401)
             if "requestBody" in operation:
                 wanted |= {400, 413, 415}
@@ -175,6 +190,8 @@ class ErrorResponsesPlugin(BasePlugin):
                 wanted.add(404)
             if getattr(view, "rate_limit", None):
                 wanted.add(429)
+            if (path or "").startswith("/api/"):
+                wanted.add(503)  # the database is away (docs/operations.md)
             for status in wanted:
                 responses.setdefault(str(status), response_name(status))
             for doc in responses.values():
@@ -185,10 +202,33 @@ class ErrorResponsesPlugin(BasePlugin):
 
 class Api(flask_smorest.Api):
     """flask-smorest's Api with our error envelope and no catch-all ``default``
-    response: each operation lists the statuses it really answers."""
+    response: each operation lists the statuses it really answers; its tags in
+    the order a reader needs (:data:`TAG_ORDER`)."""
 
     ERROR_SCHEMA = ErrorEnvelopeSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def ordered(self) -> dict:
+        """The document, its tags in :data:`TAG_ORDER` (others after, as added)."""
+        document = self.spec.to_dict()
+        used = {
+            tag
+            for operations in document.get("paths", {}).values()
+            for operation in operations.values()
+            if isinstance(operation, dict)
+            for tag in operation.get("tags", [])
+        }
+        rank = {name: index for index, name in enumerate(TAG_ORDER)}
+        document["tags"] = sorted(
+            (tag for tag in document.get("tags", []) if tag["name"] in used),
+            key=lambda tag: rank.get(tag["name"], len(TAG_ORDER)),
+        )
+        return document
+
+    def _openapi_json(self):
+        return current_app.response_class(
+            json.dumps(self.ordered(), indent=2), mimetype="application/json"
+        )
 
     def _register_pagination_header(self):
         # flask-smorest's pagination is not used: the list carries its own page fields.
@@ -265,6 +305,8 @@ def init_app(app: Flask) -> Api:
     app.config.setdefault(
         "API_SPEC_OPTIONS",
         {
+            # Relative: the document describes the service that serves it.
+            "servers": [{"url": "/", "description": "this service"}],
             "info": {
                 "description": (
                     'EverShop\'s Customer API. Success: `{"data": ...}`; '
@@ -299,3 +341,73 @@ def location_header(description: str) -> dict:
     return {
         "Location": {"description": description, "required": True, "schema": {"type": "string"}}
     }
+
+
+# The order a reader needs: how to get a token, then the resources, then the
+# rest (tags not named here follow, in the order they were added).
+TAG_ORDER = (
+    "tokens",
+    "customers",
+    "addresses",
+    "passwords",
+    "graphql",
+    "customer_groups",
+    "sessions",
+    "verification",
+    "privacy",
+    "timeline",
+    "webhooks",
+    "operations",
+)
+TOKENS_TAG = {
+    "name": "tokens",
+    "description": "Admin and customer access tokens: log in, refresh, log out.",
+}
+OPERATIONS_TAG = {
+    "name": "operations",
+    "description": "Probes for the process manager and the load balancer, and metrics.",
+}
+
+_PROBES = {
+    "health.healthz": (
+        "Liveness: the process answers (touches nothing else).",
+        {"200": {"description": "The process answers."}},
+    ),
+    "health.readyz": (
+        "Readiness: the database answers and every migration branch is at its head.",
+        {"200": {"description": "Ready."}, "503": response_name(503)},
+    ),
+}
+
+
+def finish_document(app: Flask, spec) -> None:
+    """What no route says by itself: the probes and ``/metrics`` (served
+    outside ``/api``) and the tags the token routes share. Called once every
+    plugin added its routes; :meth:`Api.ordered` orders the tags."""
+    spec.tag(TOKENS_TAG)
+    spec.tag(OPERATIONS_TAG)
+    for endpoint, (summary, responses) in _PROBES.items():
+        spec.path(
+            rule=next(app.url_map.iter_rules(endpoint)),
+            operations={
+                "get": {"tags": ["operations"], "summary": summary, "responses": responses}
+            },
+        )
+    if "metrics.scrape" in app.view_functions:
+        spec.path(
+            rule=next(app.url_map.iter_rules("metrics.scrape")),
+            operations={
+                "get": {
+                    "tags": ["operations"],
+                    "summary": "Metrics in Prometheus' text format (METRICS_TOKEN as a bearer"
+                    ' token when set; docs/operations.md, "Metrics").',
+                    "responses": {
+                        "200": {
+                            "description": "The metrics.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "401": response_name(401),
+                    },
+                }
+            },
+        )

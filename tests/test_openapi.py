@@ -540,3 +540,40 @@ def test_the_docs_stylesheet_fetches_nothing_from_elsewhere(client):
 
     urls = re.findall(r"url\(\s*['\"]?([^'\")]{0,20})", css)
     assert urls and all(url.startswith("data:") for url in urls)
+
+
+# --- the document's frame -------------------------------------------------------------
+
+
+def test_the_document_names_its_server(document):
+    assert document["servers"] == [{"url": "/", "description": "this service"}]
+
+
+def test_tags_come_in_the_order_a_reader_needs(document):
+    names = [tag["name"] for tag in document["tags"]]
+
+    assert names[:5] == ["tokens", "customers", "addresses", "passwords", "graphql"]
+    assert names[-1] == "operations"
+
+
+def test_every_token_route_is_under_the_tokens_tag(document):
+    for path in (
+        "/api/user/tokens",
+        "/api/user/token/refresh",
+        "/api/customer/tokens",
+        "/api/customer/token/refresh",
+        "/api/customer/tokens/revoke",
+    ):
+        assert document["paths"][path]["post"]["tags"] == ["tokens"], path
+
+
+def test_the_probes_and_metrics_are_documented(document):
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert document["paths"][path]["get"]["tags"] == ["operations"], path
+    assert "503" in document["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_every_api_operation_documents_401_for_a_bad_authorization_header(document):
+    for path, method, operation in operations(document):
+        if path.startswith("/api/"):
+            assert "401" in operation["responses"], (method, path)

@@ -11,7 +11,7 @@ from app.ratelimit import rate_limited
 blp = Blueprint("admin_tokens", __name__, url_prefix="/api/user", description="Admin tokens")
 
 
-@blp.post("/tokens")
+@blp.post("/tokens", tags=["tokens"])
 @rate_limited("tokens")
 @errors(401)
 @blp.arguments(LoginSchema)
@@ -21,7 +21,7 @@ def issue_admin_tokens(body):
     return {"data": service.login(body["email"], body["password"])}
 
 
-@blp.post("/token/refresh")
+@blp.post("/token/refresh", tags=["tokens"])
 @rate_limited("tokens")
 @errors(401)
 @blp.arguments(RefreshSchema)

@@ -130,7 +130,7 @@ def delete_customer(customer_uuid):
     return {"data": service.delete_customer(customer_uuid, hook_context())}
 
 
-@blp.post("/customer/tokens")
+@blp.post("/customer/tokens", tags=["tokens"])
 @rate_limited("tokens")
 @errors(401)
 @blp.arguments(LoginSchema)
@@ -140,7 +140,7 @@ def issue_customer_tokens(body):
     return {"data": service.login(body["email"], body["password"], hook_context())}
 
 
-@blp.post("/customer/token/refresh")
+@blp.post("/customer/token/refresh", tags=["tokens"])
 @rate_limited("tokens")
 @errors(401)
 @blp.arguments(RefreshSchema)

@@ -15,7 +15,7 @@ from plugins.session.schemas import RevokedEnvelope, RevokeQuerySchema
 blp = Blueprint("sessions", __name__, url_prefix="/api", description="Sessions")
 
 
-@blp.post("/customer/tokens/revoke")
+@blp.post("/customer/tokens/revoke", tags=["tokens"])
 @allow("customer")
 @blp.arguments(RevokeQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, RevokedEnvelope, example={"data": {"revoked": "session"}})
