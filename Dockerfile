@@ -4,7 +4,11 @@
 #
 #   docker run --rm --env-file prod.env IMAGE flask --app wsgi db upgrade
 #   docker run -d --env-file prod.env -p 3000:3000 IMAGE
-FROM python:3.11-slim
+# The base image pinned by digest (python:3.11-slim): a build today and a build
+# next month start from the same bytes. To move to a newer one, resolve the tag
+# again (docker pull python:3.11-slim, then docker inspect --format
+# '{{index .RepoDigests 0}}' python:3.11-slim) and put its digest here.
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -15,12 +19,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies as pyproject.toml declares them (psycopg's binary wheel carries
-# libpq, so the slim image needs no system packages).
+# Dependencies first, from the lock file with their hashes checked: this layer
+# is rebuilt only when the lock changes, not at every change of the code.
+# psycopg's binary wheel carries libpq, and the Redis client is a dependency,
+# so the slim image needs no system packages.
+COPY requirements/service.lock ./requirements/service.lock
+RUN pip install --require-hashes -r requirements/service.lock
+
+# Then the service itself, without resolving anything again.
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY plugins ./plugins
-RUN pip install .
+RUN pip install --no-deps .
 
 # What runs from the working directory: the WSGI entry point, gunicorn's
 # settings and the migrations (found beside the app package).

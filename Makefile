@@ -7,16 +7,28 @@ PORT ?= 3000
 export FLASK_APP := wsgi
 
 .PHONY: docs install run migrate test lint format clean bench bench-smoke bench-scale \
-	bench-evershop bench-import evershop-install test-evershop db-check test-examples
+	bench-evershop bench-import evershop-install test-evershop db-check test-examples lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall whenever pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# Dependencies from the lock file, their hashes checked (make lock writes it
+# from pyproject.toml); then the project itself, resolving nothing again.
+# Reinstall whenever either changes.
+$(VENV)/.installed: pyproject.toml requirements/test.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# The lock files, from pyproject.toml: the service's (the Dockerfile installs
+# it) and the tests' (make install). Run after changing a dependency.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet "pip-tools>=7.4"
+	$(PIP_COMPILE) --output-file requirements/service.lock pyproject.toml
+	$(PIP_COMPILE) --extra test --output-file requirements/test.lock pyproject.toml
 
 install: $(VENV)/.installed
 

@@ -1459,15 +1459,21 @@ def test_a_malformed_failed_login_setting_stops_start_up(tmp_path, name, value):
 
 
 def test_plain_install_as_the_dockerfile_does_carries_the_redis_client():
-    # Given the Dockerfile installs the project without extras
-    assert re.findall(r"^RUN pip install (\S+)$", (ROOT / "Dockerfile").read_text(), re.M) == ["."]
+    # Given the Dockerfile installs the service's lock file, then the project
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.findall(r"^RUN pip install (.+)$", dockerfile, re.M) == [
+        "--require-hashes -r requirements/service.lock",
+        "--no-deps .",
+    ]
 
-    # When the project's own requirements are read
+    # When the project's own requirements and that lock file are read
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {re.match(r"[\w.-]+", line).group(0).lower() for line in project["dependencies"]}
+    locked = re.findall(r"^([\w.-]+)==", (ROOT / "requirements/service.lock").read_text(), re.M)
 
-    # Then the Redis client that RATELIMIT_STORAGE_URI=redis://… needs is among them
+    # Then the Redis client that RATELIMIT_STORAGE_URI=redis://… needs is among both
     assert "redis" in core
+    assert "redis" in {name.lower() for name in locked}
 
 
 @pytest.fixture
