@@ -96,7 +96,12 @@ def run_migrations_online():
     conf_args.setdefault("include_object", include_object)
 
     def run(connection):
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        # SQLite can roll DDL back too: one transaction for the whole upgrade,
+        # so that a revision that fails leaves the database as it found it.
+        transactional = {"transactional_ddl": True} if connection.dialect.name == "sqlite" else {}
+        context.configure(
+            connection=connection, target_metadata=get_metadata(), **transactional, **conf_args
+        )
         with warnings.catch_warnings():
             # SQLite cannot reflect expression indexes (lower(email), the
             # trigram ones), so Alembic skips them there, saying so each time;
