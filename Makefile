@@ -7,7 +7,7 @@ PORT ?= 3000
 export FLASK_APP := wsgi
 
 .PHONY: docs install run migrate test lint format clean bench bench-smoke bench-scale \
-	bench-evershop bench-import evershop-install test-evershop db-check test-examples lock
+	bench-evershop bench-import bench-profile evershop-install test-evershop db-check test-examples lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,11 @@ run: migrate
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The whole suite, on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
+# One pytest worker per core (pytest-xdist), each with databases of its own;
+# a file's tests stay on one worker, so that its fixtures are made once.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The plugins of examples/ and one made by `flask plugins new`: each installed with
 # pip into the virtualenv and tested by its own suite through the service's pytest
@@ -73,6 +76,10 @@ bench: install
 
 bench-smoke: install
 	$(BIN)/python bench/run.py --smoke
+
+# Flame graphs of the hot paths under load, into bench/profiles/ (py-spy).
+bench-profile: install
+	$(BIN)/python bench/profile.py $(BENCH_ARGS)
 
 bench-scale: install
 	$(BIN)/python bench/scale.py $(BENCH_ARGS)

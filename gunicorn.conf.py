@@ -79,8 +79,17 @@ if os.path.isdir("/dev/shm"):
 control_socket_disable = True
 
 
+# Events (docs/operations.md, "The event worker"): the master keeps
+# EVENTS_WORKERS `flask events run` processes beside the web workers (0: none,
+# when workers run elsewhere), and then, unless EVENTS_DELIVERY says otherwise,
+# a request only writes the outbox.
+events_workers = _int("EVENTS_WORKERS", 1)
+if events_workers and not _settings.get("EVENTS_DELIVERY", "").strip():
+    os.environ["EVENTS_DELIVERY"] = "worker"
+
 # The service's settings, as read by on_starting.
 _config: dict = {}
+_event_workers = []
 
 
 def on_starting(server):
@@ -112,7 +121,14 @@ def on_starting(server):
 
 
 def when_ready(server):
-    """Serve the metrics on METRICS_PORT, from the master, once it listens."""
+    """Start the event workers, and serve the metrics on METRICS_PORT, from
+    the master, once it listens."""
+    if events_workers:
+        from app.event_workers import EventWorkers
+
+        workers = EventWorkers(events_workers, server.log)
+        workers.start()
+        _event_workers.append(workers)
     port = _config.get("METRICS_PORT")
     if not port:
         return
@@ -134,7 +150,10 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    """Remove the metrics folder made above (not one that was given)."""
+    """Stop the event workers (each finishes the batch in hand); remove the
+    metrics folder made above (not one that was given)."""
+    for workers in _event_workers:
+        workers.stop(timeout=graceful_timeout)
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     if os.path.basename(folder.rstrip("/")).startswith(_METRICS_DIR_PREFIX):
         shutil.rmtree(folder, ignore_errors=True)

@@ -112,7 +112,13 @@ events_cli = AppGroup(
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between polls.")
 @click.option("--batch", default=100, show_default=True, help="Events per poll.")
-def run_events(once: bool, interval: float, batch: int) -> None:
+@click.option(
+    "--exit-with",
+    type=int,
+    metavar="PID",
+    help="Stop when process PID, this one's parent, is gone (gunicorn's master passes its own).",
+)
+def run_events(once: bool, interval: float, batch: int, exit_with: int | None) -> None:
     """Deliver due events to their subscribers, retrying failures with backoff.
 
     Any number of these may run at once. While the database is away it waits
@@ -121,7 +127,7 @@ def run_events(once: bool, interval: float, batch: int) -> None:
     """
     from app.events import Worker
 
-    Worker(interval=interval, batch=batch).run(once=once, echo=click.echo)
+    Worker(interval=interval, batch=batch, exit_with=exit_with).run(once=once, echo=click.echo)
 
 
 @events_cli.command("list")

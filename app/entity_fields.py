@@ -11,6 +11,7 @@ does all of that for one entity of one app.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,6 +20,29 @@ from typing import Any
 import marshmallow as ma
 
 from app.config import ConfigError
+
+# What the loads of one presentation share (see shared_load).
+_shared_loads: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "shared_loads", default=None
+)
+
+
+def shared_load(key: Any, load: Callable[[], Any]) -> Any:
+    """``load()``, called once for all the fields shown in one presentation.
+
+    Two fields a plugin keeps in the same rows (the verification plugin's
+    ``email_verified`` and ``pending_email``) each have a ``load``; with the
+    rows read through ``shared_load(("my-plugin", tuple(ids)), read_rows)``
+    the second field costs no query. ``key`` names what is read, ids
+    included. Outside a presentation ``load()`` is simply called.
+    """
+    memo = _shared_loads.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
 
 # Who may send a field: an admin (create and update), the customer itself
 # (its own account), a visitor signing up.
@@ -159,7 +183,15 @@ class EntityFields:
     def present(self, items: list[dict], metas: list[dict | None]) -> None:
         """Set every plugin field on each of ``items`` (the API's dicts, in
         place), from ``metas`` (each item's ``meta_data``) or the plugins'
-        ``load``, one call per field for all the items."""
+        ``load``, one call per field for all the items (and one read for what
+        those calls share, :func:`shared_load`)."""
+        token = _shared_loads.set({})
+        try:
+            self._present(items, metas)
+        finally:
+            _shared_loads.reset(token)
+
+    def _present(self, items: list[dict], metas: list[dict | None]) -> None:
         for field in self.fields:
             if field.stored_in_meta:
                 for item, meta in zip(items, metas, strict=True):

@@ -514,9 +514,12 @@ class Worker:
 
     MAX_OUTAGE_WAIT = 30.0
 
-    def __init__(self, interval: float = 1.0, batch: int = 100):
+    def __init__(self, interval: float = 1.0, batch: int = 100, exit_with: int | None = None):
         self.interval = interval
         self.batch = batch
+        # The process that started this one (gunicorn's master): when it is
+        # gone, so is whoever would have stopped this loop.
+        self.exit_with = exit_with
         self.stopping = threading.Event()
 
     def stop(self, *_signal) -> None:
@@ -529,6 +532,9 @@ class Worker:
         wait = self.interval or 1.0
         try:
             while not self.stopping.is_set():
+                if self.exit_with is not None and os.getppid() != self.exit_with:
+                    log.warning("event worker: process %s is gone; stopping", self.exit_with)
+                    return
                 try:
                     report = deliver(limit=self.batch)
                 except sa.exc.SQLAlchemyError as error:

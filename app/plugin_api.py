@@ -43,7 +43,7 @@ from flask import current_app
 from app.actors import Actor, acting_as_plugin, current_actor
 from app.auth.guards import Principal, allow, current_principal, hook_context
 from app.db import JSONType, db, utcnow
-from app.entity_fields import EntityField
+from app.entity_fields import EntityField, shared_load
 from app.errors import (
     AppError,
     BadRequest,
@@ -138,6 +138,7 @@ __all__ = [
     "read_json_body",
     "remember",
     "render_mail",
+    "shared_load",
     "send_mail",
     "service",
     "transaction",

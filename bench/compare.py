@@ -306,7 +306,8 @@ def compare(args: argparse.Namespace, argv: list[str]) -> int:
     harness.install()
     base_db = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-    events_delivery = os.environ.get("BENCH_EVENTS_DELIVERY", "thread")
+    # The default under gunicorn: one event worker beside the web workers.
+    events_delivery = os.environ.get("BENCH_EVENTS_DELIVERY", "") or "worker"
     result = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "commit": commit_id(),

@@ -136,7 +136,13 @@ def service_env(database_url: str, port: int, smtp_port: int, workers: int, roun
         "RATELIMIT_ENABLED": "false",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_port),
-        "EVENTS_DELIVERY": os.environ.get("BENCH_EVENTS_DELIVERY", "thread"),
+        # The service's own default under gunicorn (an event worker beside the
+        # web workers) unless BENCH_EVENTS_DELIVERY names another mode.
+        **(
+            {"EVENTS_DELIVERY": os.environ["BENCH_EVENTS_DELIVERY"]}
+            if os.environ.get("BENCH_EVENTS_DELIVERY")
+            else {}
+        ),
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),

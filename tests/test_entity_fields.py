@@ -309,3 +309,34 @@ def test_extend_openapi_lets_a_plugin_change_the_document(make_app, site_dir):
     schemas = client.get("/api/openapi.json").json["components"]["schemas"]
 
     assert schemas["Customer"]["description"] == "A shopper."
+
+
+def test_fields_kept_in_the_same_rows_share_one_query_per_answer(app, client, auth):
+    # email_verified and pending_email both come from the verification plugin's rows.
+    customer = auth.create_customer()
+    statements = []
+
+    def record(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(f"/api/customers/{customer['uuid']}", headers=auth.admin_headers())
+    finally:
+        with app.app_context():
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    assert response.status_code == 200
+    assert {"email_verified", "pending_email"} <= set(response.json["data"])
+    reads = [s for s in statements if "FROM customer_email_verification" in s]
+    assert len(reads) == 1, reads
+
+
+def test_shared_load_outside_a_presentation_just_loads():
+    from app.entity_fields import shared_load
+
+    calls = []
+    assert shared_load("key", lambda: calls.append(1) or "value") == "value"
+    assert shared_load("key", lambda: calls.append(1) or "value") == "value"
+    assert calls == [1, 1]
