@@ -108,6 +108,8 @@ def main() -> None:
                 recorder.start()
                 run = run_wrk(wrk, base, script, args.connections, args.duration)
                 recorder.join()
+                # Paths relative to the checkout: where it lives is nobody's business.
+                output.write_text(output.read_text().replace(f"{ROOT}/", ""))
                 log(f"{name} @{args.connections}: {run['rps']} req/s while profiled -> {output}")
 
 
