@@ -285,7 +285,16 @@ def _deliver_row(row) -> tuple[list[str], list[str]]:
             errors.append(f"{name}: {type(error).__name__}: {error}")
             metrics.count_delivery(name, event.name, ok=False)
         except Exception as error:  # a subscriber's failure must not stop the others
-            log.exception("subscriber %s failed on event %s (%s)", name, event.name, event.uuid)
+            if is_disconnect(error):
+                # An outage, not a bug: one line, and the event is retried.
+                log.warning(
+                    "subscriber %s lost the database on event %s (%s); it will be retried",
+                    name,
+                    event.name,
+                    event.uuid,
+                )
+            else:
+                log.exception("subscriber %s failed on event %s (%s)", name, event.name, event.uuid)
             errors.append(f"{name}: {type(error).__name__}: {error}")
             metrics.count_delivery(name, event.name, ok=False)
         else:

@@ -646,6 +646,33 @@ def test_failed_event_stays_with_its_attempt_error_and_next_attempt(app, auth, r
     assert before + delay <= row["next_attempt_at"] <= after + delay
 
 
+class LosingTheDatabase(Recorder):
+    """Records, then fails as a subscriber whose connection was cut does."""
+
+    def handle(self, event: Event) -> None:
+        super().handle(event)
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+
+@INLINE
+def test_subscriber_that_loses_the_database_is_retried_with_one_line_and_no_traceback(
+    app, auth, register_plugin, caplog
+):
+    register_plugin(LosingTheDatabase(), name="crm")
+    auth.admin_headers()
+
+    with caplog.at_level(logging.WARNING, logger="app.events"):
+        auth.create_customer()
+
+    (row,) = outbox(app)
+    assert row["attempts"] == 1
+    assert row["last_error"].startswith("crm: OperationalError")
+    (record,) = [r for r in caplog.records if r.name == "app.events"]
+    assert record.levelno == logging.WARNING
+    assert "subscriber crm lost the database on event customer_registered" in record.message
+    assert record.exc_info is None
+
+
 @INLINE
 def test_subscriber_that_succeeded_is_not_called_again_on_retry(
     app, auth, events, register_plugin, runner
