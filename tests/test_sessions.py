@@ -101,6 +101,24 @@ def shown(customer: dict) -> dict:
     return {name: value for name, value in customer.items() if name != "links"}
 
 
+def statements_of(app, request) -> list[str]:
+    """The SQL statements ``request()`` sends to the database."""
+    sent = []
+
+    def record(conn, cursor, statement, *_):
+        sent.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = request()
+    finally:
+        with app.app_context():
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.json
+    return sent
+
+
 # --- the session id ------------------------------------------------------------------------
 
 
@@ -139,6 +157,30 @@ def test_admin_tokens_carry_a_session_id_kept_by_refresh(client, auth):
 
 
 # --- a customer logs out of its session ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["customer", "admin"])
+def test_the_session_is_checked_in_the_same_statement_that_reads_the_account(
+    app, client, auth, customer, kind
+):
+    if kind == "customer":
+        headers = auth.customer_headers()
+        table = "FROM customer"
+    else:
+        headers = auth.admin_headers()
+        table = "FROM admin_user"
+    client.get("/api/customers/me" if kind == "customer" else "/api/customers", headers=headers)
+
+    sent = statements_of(
+        app,
+        lambda: client.get(
+            "/api/customers/me" if kind == "customer" else "/api/customers", headers=headers
+        ),
+    )
+
+    checks = [s for s in sent if "revoked_session" in s]
+    assert len(checks) == 1, sent
+    assert table in checks[0]
 
 
 def test_revoke_logs_the_session_out(app, client, auth, customer):

@@ -74,11 +74,15 @@ def active_admin(claims: dict) -> AdminUser | None:
     user_id = identity.get("admin_user_id")
     if not isinstance(user_id, int) or isinstance(user_id, bool):
         return None
-    user = db.session.get(AdminUser, user_id)
+    user, session_revoked = tokens.account_for(AdminUser, user_id, claims)
     if user is None or not user.status or str(user.uuid) != str(identity.get("uuid", user.uuid)):
         return None
     if not tokens.still_valid(
-        claims, user.token_version, None, revoked_at=as_utc(user.tokens_revoked_at)
+        claims,
+        user.token_version,
+        None,
+        revoked_at=as_utc(user.tokens_revoked_at),
+        session_revoked=session_revoked,
     ):
         return None
     return user

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt as pyjwt
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
 from app.auth import sessions
-from app.db import utcnow
+from app.db import db, utcnow
 from app.errors import Unauthorized
 
 jwt_manager = JWTManager()
@@ -148,7 +149,31 @@ def revoke_session(claims: dict) -> bool:
     return True
 
 
-def still_valid(claims: dict, token_version: int, changed_at, revoked_at=None) -> bool:
+def _session_id(claims: dict) -> str | None:
+    """The token's session id, if it carries a well-formed one."""
+    sid = claims.get(SESSION_CLAIM)
+    if isinstance(sid, str) and 0 < len(sid) <= sessions.MAX_SESSION_ID_LENGTH:
+        return sid
+    return None
+
+
+def account_for(model, account_id: int, claims: dict):
+    """``(row, session_revoked)``: the account row of ``model`` with primary
+    key ``account_id`` (None when there is none) and whether the token's
+    session was revoked, read in one round trip; ``session_revoked`` is None
+    when the token names no session. Pass it on to :func:`still_valid`."""
+    sid = _session_id(claims)
+    if sid is None:
+        return db.session.get(model, account_id), None
+    revoked = sa.exists().where(sessions.RevokedSession.sid == sid)
+    (key,) = sa.inspect(model).primary_key
+    found = db.session.execute(sa.select(model, revoked).where(key == account_id)).first()
+    return (found[0], bool(found[1])) if found else (None, None)
+
+
+def still_valid(
+    claims: dict, token_version: int, changed_at, revoked_at=None, session_revoked=None
+) -> bool:
     """Whether a verified token survives the account's revocations.
 
     A token of this service must carry the account's current ``token_version``.
@@ -156,7 +181,8 @@ def still_valid(claims: dict, token_version: int, changed_at, revoked_at=None) -
     the second of the last password change (``changed_at``, or None) and
     after the second every token of the account was revoked (``revoked_at``,
     or None). A token with a session id must not belong to a revoked session
-    (one primary-key lookup).
+    (``session_revoked`` as :func:`account_for` read it, or else one
+    primary-key lookup here).
     """
     version = claims.get(VERSION_CLAIM)
     if version is not None:
@@ -170,9 +196,12 @@ def still_valid(claims: dict, token_version: int, changed_at, revoked_at=None) -
         if revoked_at is not None and claims["iat"] <= int(revoked_at.timestamp()):
             return False
     if SESSION_CLAIM in claims:
-        sid = claims[SESSION_CLAIM]
-        valid = isinstance(sid, str) and 0 < len(sid) <= sessions.MAX_SESSION_ID_LENGTH
-        if not valid or sessions.is_revoked(sid):
+        sid = _session_id(claims)
+        if sid is None:
+            return False
+        if session_revoked is None:
+            session_revoked = sessions.is_revoked(sid)
+        if session_revoked:
             return False
     return True
 

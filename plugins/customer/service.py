@@ -327,7 +327,7 @@ def active_customer(claims: dict) -> Customer | None:
     customer_id = identity.get("customer_id")
     if not isinstance(customer_id, int) or isinstance(customer_id, bool):
         return None
-    customer = db.session.get(Customer, customer_id)
+    customer, session_revoked = tokens.account_for(Customer, customer_id, claims)
     if customer is None or customer.status != 1:
         return None
     if "uuid" in identity and str(identity["uuid"]).replace("-", "") != customer.uuid.hex:
@@ -337,6 +337,7 @@ def active_customer(claims: dict) -> Customer | None:
         customer.token_version,
         as_utc(customer.password_changed_at),
         revoked_at=as_utc(customer.tokens_revoked_at),
+        session_revoked=session_revoked,
     ):
         return None
     return customer
