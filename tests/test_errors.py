@@ -160,7 +160,11 @@ def test_unknown_route_is_404(client, path):
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("put", f"{CUSTOMERS}/0b5d6a3e-4f1c-4e2a-9c7d-2f8e1a6b3c90", {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}),
+        (
+            "put",
+            f"{CUSTOMERS}/0b5d6a3e-4f1c-4e2a-9c7d-2f8e1a6b3c90",
+            {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"},
+        ),
         ("delete", CUSTOMERS, {"GET", "HEAD", "OPTIONS", "POST"}),
         ("get", "/api/user/tokens", {"OPTIONS", "POST"}),
     ],
