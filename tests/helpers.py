@@ -4,6 +4,9 @@ reading answers the same way everywhere."""
 from __future__ import annotations
 
 import jwt
+import sqlalchemy as sa
+
+from app.db import db
 
 
 def bearer(token: str) -> dict:
@@ -26,3 +29,21 @@ def assert_field_error(response, field: str, message: str) -> None:
             "errors": [{"field": field, "message": message}],
         }
     }
+
+
+def count_statements(app, send) -> tuple:
+    """The response of ``send()`` and the SQL statements run while it ran."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = send()
+    finally:
+        with app.app_context():
+            sa.event.remove(engine, "before_cursor_execute", record)
+    return response, statements
