@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
+from pluggy import PluginManager
 
 from app import create_app
 from app.db import db
@@ -324,3 +325,53 @@ def site_dir(tmp_path, monkeypatch):
     yield install
     for name in modules:
         sys.modules.pop(name, None)
+
+
+# --- a test named for a hook must call it -------------------------------------------
+
+
+def _hooks_named_by(test_name: str) -> list[str]:
+    """The hooks whose names the test's name holds, as whole words (the
+    longest, where one hook's name holds another's)."""
+    from tests.helpers import hookspecs
+
+    words = f"_{test_name}_"
+    named = [name for name in hookspecs() if f"_{name}_" in words]
+    return [name for name in named if not any(name != other and name in other for other in named)]
+
+
+@pytest.fixture(autouse=True)
+def _record_hook_calls(request, monkeypatch):
+    """Record, for a test named for a hook, the hooks called (with at least one
+    implementation to run) from its set-up on."""
+    if not _hooks_named_by(request.node.originalname or request.node.name):
+        return
+    called = request.node.stash.setdefault(_HOOKS_CALLED, set())
+
+    run_hooks = PluginManager._hookexec
+
+    # Every hook call, a historic one replayed for a plugin registered late
+    # included, goes through the manager's _hookexec with the implementations to run.
+    def recording(manager, hook_name, methods, kwargs, firstresult):
+        if methods:
+            called.add(hook_name)
+        return run_hooks(manager, hook_name, methods, kwargs, firstresult)
+
+    monkeypatch.setattr(PluginManager, "_hookexec", recording)
+
+
+_HOOKS_CALLED = pytest.StashKey[set]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test named for a hook fails unless that hook ran while it did: a
+    hook's test has to exercise it, not only mention it. A test whose name
+    says the hook is ``not_called`` asserts just that, and is left alone."""
+    result = yield
+    name = getattr(item, "originalname", item.name)
+    if "not_called" not in name:
+        called = item.stash.get(_HOOKS_CALLED, set())
+        missing = [hook for hook in _hooks_named_by(name) if hook not in called]
+        assert not missing, f"{name} is named for {missing} but never calls it"
+    return result

@@ -14,13 +14,10 @@ import sqlalchemy as sa
 from app.auth.models import AdminUser
 from app.db import db
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import bearer
 
 NEW_PASSWORD = "a-new-admin-pass-2"
 UNKNOWN = "nobody@example.com"
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def login(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):

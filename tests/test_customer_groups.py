@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from app.db import db, write_connection
 from app.errors import Forbidden
 from plugins.customer.models import Customer
+from tests.helpers import event_names
 
 hookimpl = pluggy.HookimplMarker("evershop")
 
@@ -68,10 +69,6 @@ def customer_groups(app) -> dict[str, int | None]:
         rows = db.session.execute(sa.select(Customer.email, Customer.group_id)).all()
         db.session.remove()
     return dict(rows)
-
-
-def event_names(events) -> list[str]:
-    return [name for name, _ in events()]
 
 
 def default_group(client, admin) -> dict:

@@ -6,9 +6,8 @@ customers filtered by group."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
-from app.db import db
+from tests.helpers import count_statements
 
 ADMIN_GRAPHQL = "/api/admin/graphql"
 GROUPS = """query($filters: [FilterInput]) {
@@ -56,24 +55,6 @@ def as_graphql(group: dict, count: int) -> dict:
         "groupName": group["group_name"],
         "customerCount": count,
     }
-
-
-def count_statements(app, send) -> tuple:
-    """The response of ``send()`` and the SQL statements run meanwhile."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = send()
-    finally:
-        with app.app_context():
-            sa.event.remove(engine, "before_cursor_execute", record)
-    return response, statements
 
 
 def test_customer_groups_lists_every_group_with_its_customer_count(client, auth, admin):

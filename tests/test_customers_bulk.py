@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from app.db import db
 from app.passwords import UNUSABLE_PASSWORD
+from tests.helpers import event_names
 from tests.smtp import smtp_server  # noqa: F401 (a fixture)
 
 EMAIL = "john.smith@example.com"
@@ -81,10 +82,6 @@ def addresses(app) -> list[dict]:
         ).all()
         db.session.remove()
     return [row._asdict() | {"is_default": bool(row.is_default)} for row in rows]
-
-
-def event_names(events) -> list[str]:
-    return [name for name, _ in events()]
 
 
 def login(client, email, password):
@@ -540,7 +537,7 @@ def test_import_of_a_csv_export_restores_customers_as_they_were(
 # --- import: Shopify ---------------------------------------------------------------------
 
 
-def test_import_reads_shopifys_customer_export(app, tmp_path):
+def test_import_reads_a_shopify_export_of_customers(app, tmp_path):
     source = tmp_path / "customers_export.csv"
     source.write_text(
         SHOPIFY_HEADER

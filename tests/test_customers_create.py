@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.db import db
 from tests.conftest import Auth
+from tests.helpers import query
 
 CUSTOMER_FIELDS = {
     "customer_id",
@@ -43,13 +44,6 @@ def contract_links(customer_uuid: str) -> list[dict]:
             "types": ["text/xml"],
         },
     ]
-
-
-def query(app, sql: str, **params) -> list[tuple]:
-    with app.app_context():
-        rows = [tuple(row) for row in db.session.execute(sa.text(sql), params)]
-        db.session.remove()
-    return rows
 
 
 def customer_rows(app) -> list[tuple]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import sqlalchemy as sa
 
-from app.db import db
 from tests.conftest import Auth
+from tests.helpers import event_names, execute, query, without_links
 
 PASSWORD = "customer-pass-1"
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
@@ -28,24 +27,6 @@ CUSTOMER_FIELDS = {
 }
 
 
-def without_links(customer: dict) -> dict:
-    return {k: v for k, v in customer.items() if k != "links"}
-
-
-def query(app, sql: str, **params) -> list[tuple]:
-    with app.app_context():
-        rows = [tuple(row) for row in db.session.execute(sa.text(sql), params)]
-        db.session.remove()
-    return rows
-
-
-def execute(app, sql: str, **params) -> None:
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(sa.text(sql), params)
-        db.session.remove()
-
-
 def stored(app, customer: dict) -> tuple:
     """(email, full_name, status, group_id, password hash) of a customer's row."""
     (row,) = query(
@@ -54,10 +35,6 @@ def stored(app, customer: dict) -> tuple:
         id=customer["customer_id"],
     )
     return tuple(row)
-
-
-def event_names(events) -> list[str]:
-    return [name for name, _ in events()]
 
 
 def assert_field_error(response, field: str) -> None:

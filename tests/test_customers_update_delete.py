@@ -6,9 +6,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 
-from app.db import db
+from tests.helpers import event_names, execute, query, without_links
 
 PASSWORD = "customer-pass-1"
 LATER = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -28,24 +27,6 @@ def contract_links(customer_uuid: str) -> list[dict]:
     ]
 
 
-def without_links(customer: dict) -> dict:
-    return {k: v for k, v in customer.items() if k != "links"}
-
-
-def query(app, sql: str, **params) -> list[tuple]:
-    with app.app_context():
-        rows = [tuple(row) for row in db.session.execute(sa.text(sql), params)]
-        db.session.remove()
-    return rows
-
-
-def execute(app, sql: str, **params) -> None:
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(sa.text(sql), params)
-        db.session.remove()
-
-
 def stored(app, customer: dict) -> tuple:
     """The row behind a customer: (email, full_name, status, group_id, password hash)."""
     rows = query(
@@ -62,10 +43,6 @@ def add_group(app, name: str = "Wholesale") -> int:
         app, "SELECT customer_group_id FROM customer_group WHERE group_name = :name", name=name
     )
     return group_id
-
-
-def event_names(events) -> list[str]:
-    return [name for name, _ in events()]
 
 
 def assert_field_error(response, field: str) -> None:

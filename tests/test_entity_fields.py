@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db import db
+from tests.helpers import without_links
 from tests.plugins import loyalty_fields
 
 PLUGIN = "tests.plugins.loyalty_fields"
@@ -129,12 +130,8 @@ def test_changing_only_a_plugin_field_is_an_update_with_its_event(app, client, a
     )
 
     assert response.status_code == 200, response.json
-    assert events()[-1] == ("customer_updated", {**_without_links(response.json["data"])})
+    assert events()[-1] == ("customer_updated", {**without_links(response.json["data"])})
     assert meta_data(app, customer) == {PLUGIN: {"nickname": "B"}}
-
-
-def _without_links(customer: dict) -> dict:
-    return {k: v for k, v in customer.items() if k != "links"}
 
 
 # --- every representation -------------------------------------------------------------

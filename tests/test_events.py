@@ -2,7 +2,7 @@
 events, the outbox written in the transaction of the change, delivery to the
 ``subscribe`` hook (inline, from a thread, by ``flask events run``), retries
 with backoff, and several workers at once. The reset flow and its email are in
-test_password_reset.py; here only the events it emits."""
+tests/password_reset/; here only the events it emits."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import pluggy
 import sqlalchemy as sa
 
 from app.db import db
+from tests.helpers import without_links
 
 hookimpl = pluggy.HookimplMarker("evershop")
 
@@ -55,10 +56,6 @@ def timeline_events(app, customer) -> list[tuple]:
         ).all()
         db.session.remove()
     return [tuple(row) for row in rows]
-
-
-def without_links(customer: dict) -> dict:
-    return {k: v for k, v in customer.items() if k != "links"}
 
 
 def test_admin_exports_a_customer_as_one_document(client, auth):

@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 import sqlalchemy as sa
 
 from app.db import db
 from plugins.password.models import ResetPasswordToken
+from tests.helpers import bearer, start_of_a_second
 
 PASSWORD = "customer-pass-1"
 NEW_PASSWORD = "brand-new-pass-2"
 REVOKED = "The token's account no longer exists, is disabled, or its token was revoked."
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def start_of_a_second() -> None:
-    """Wait for the next second to begin, so that what follows shares it."""
-    time.sleep(1 - time.time() % 1 + 0.01)
 
 
 def change_password(client, auth, customer: dict):

@@ -17,6 +17,7 @@ from app.auth import tokens
 from app.auth.sessions import RevokedSession
 from app.db import db
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import bearer, read_claims, start_of_a_second
 
 hookimpl = pluggy.HookimplMarker("evershop")
 
@@ -44,14 +45,6 @@ NO_SESSION = {
         " or by EverShop): revoke every session with ?all=true.",
     }
 }
-
-
-def claims(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def refresh(client, refresh_token: str):
@@ -85,10 +78,6 @@ def evershop_token(customer: dict, kind: str = "access", iat: int | None = None)
         CUSTOMER_SECRET if kind == "access" else CUSTOMER_REFRESH_SECRET,
         algorithm="HS256",
     )
-
-
-def start_of_a_second() -> None:
-    time.sleep(1 - time.time() % 1 + 0.01)
 
 
 @pytest.fixture
@@ -125,7 +114,7 @@ def statements_of(app, request) -> list[str]:
 def test_the_tokens_of_one_login_share_a_session_id(auth, customer):
     pair = auth.customer_tokens()
 
-    access, refresh_claims = claims(pair["accessToken"]), claims(pair["refreshToken"])
+    access, refresh_claims = read_claims(pair["accessToken"]), read_claims(pair["refreshToken"])
 
     assert access["sid"] == refresh_claims["sid"]
     assert len(access["sid"]) == 32 and int(access["sid"], 16) >= 0
@@ -134,7 +123,7 @@ def test_the_tokens_of_one_login_share_a_session_id(auth, customer):
 def test_each_login_is_a_session_of_its_own(auth, customer):
     first, second = auth.customer_tokens(), auth.customer_tokens()
 
-    assert claims(first["accessToken"])["sid"] != claims(second["accessToken"])["sid"]
+    assert read_claims(first["accessToken"])["sid"] != read_claims(second["accessToken"])["sid"]
 
 
 def test_an_access_token_minted_by_refresh_stays_in_the_session(client, auth, customer):
@@ -142,7 +131,7 @@ def test_an_access_token_minted_by_refresh_stays_in_the_session(client, auth, cu
 
     minted = refresh(client, pair["refreshToken"]).json["data"]["accessToken"]
 
-    assert claims(minted)["sid"] == claims(pair["refreshToken"])["sid"]
+    assert read_claims(minted)["sid"] == read_claims(pair["refreshToken"])["sid"]
 
 
 def test_admin_tokens_carry_a_session_id_kept_by_refresh(client, auth):
@@ -151,9 +140,9 @@ def test_admin_tokens_carry_a_session_id_kept_by_refresh(client, auth):
 
     minted = client.post("/api/user/token/refresh", json={"refreshToken": pair["refreshToken"]})
 
-    sid = claims(pair["accessToken"])["sid"]
-    assert claims(pair["refreshToken"])["sid"] == sid
-    assert claims(minted.json["data"]["accessToken"])["sid"] == sid
+    sid = read_claims(pair["accessToken"])["sid"]
+    assert read_claims(pair["refreshToken"])["sid"] == sid
+    assert read_claims(minted.json["data"]["accessToken"])["sid"] == sid
 
 
 # --- a customer logs out of its session ----------------------------------------------------
@@ -190,7 +179,7 @@ def test_revoke_logs_the_session_out(app, client, auth, customer):
 
     assert response.status_code == 200, response.json
     assert response.json == {"data": {"revoked": "session"}}
-    assert revoked_rows(app) == [(claims(pair["accessToken"])["sid"], "customer")]
+    assert revoked_rows(app) == [(read_claims(pair["accessToken"])["sid"], "customer")]
 
 
 def test_a_revoked_access_token_is_refused_at_once(client, auth, customer):
@@ -350,7 +339,7 @@ def test_revoked_sessions_whose_tokens_expired_are_purged(app, client, auth, cus
 
     client.post(REVOKE, headers=bearer(pair["accessToken"]))
 
-    assert revoked_rows(app) == [(claims(pair["accessToken"])["sid"], "customer")]
+    assert revoked_rows(app) == [(read_claims(pair["accessToken"])["sid"], "customer")]
 
 
 def test_revoking_a_session_twice_keeps_one_record(app, auth, customer):
@@ -363,14 +352,14 @@ def test_revoking_a_session_twice_keeps_one_record(app, auth, customer):
             db.session.commit()
         db.session.remove()
 
-    assert revoked_rows(app) == [(claims(token)["sid"], "customer")]
+    assert revoked_rows(app) == [(read_claims(token)["sid"], "customer")]
 
 
 def test_a_token_whose_session_id_is_not_text_is_refused(app, client, customer):
     now = int(time.time())
     token = jwt.encode(
         {
-            **claims(evershop_token(customer)),
+            **read_claims(evershop_token(customer)),
             "sid": 12345,
             "iat": now,
             "exp": now + 60,

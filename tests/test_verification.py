@@ -22,6 +22,7 @@ from app.db import db, utcnow
 from app.plugins import contributions
 from plugins.password.models import ResetPasswordToken
 from plugins.verification.models import EmailVerification, EmailVerificationToken
+from tests.helpers import event_names
 from tests.smtp import smtp_server, smtp_server_not_started  # noqa: F401 (fixtures)
 
 hookimpl = pluggy.HookimplMarker("evershop")
@@ -172,10 +173,6 @@ def age_links(app, seconds: int) -> None:
         )
         db.session.commit()
         db.session.remove()
-
-
-def event_names(events) -> list[str]:
-    return [name for name, _ in events()]
 
 
 # --- sign-up --------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Helpers that test files across the suite share: building requests and
+reading answers the same way everywhere."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import time
+
+import jwt
+import sqlalchemy as sa
+
+from app.db import db
+
+
+def bearer(token: str) -> dict:
+    """The Authorization header that carries ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def read_claims(token: str) -> dict:
+    """A token's claims, read without checking anything."""
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def without_links(entity: dict) -> dict:
+    """An entity as the API shows it, less its ``links``."""
+    return {key: value for key, value in entity.items() if key != "links"}
+
+
+def start_of_a_second() -> None:
+    """Wait for the next second to begin, so that what follows shares it."""
+    time.sleep(1 - time.time() % 1 + 0.01)
+
+
+def event_names(events) -> list[str]:
+    """The names in the outbox, oldest first (``events`` is the fixture)."""
+    return [name for name, _ in events()]
+
+
+def query(app, sql: str, **params) -> list[tuple]:
+    """The rows of a raw SQL query."""
+    with app.app_context():
+        rows = [tuple(row) for row in db.session.execute(sa.text(sql), params)]
+        db.session.remove()
+    return rows
+
+
+def execute(app, sql: str, **params) -> None:
+    """A raw SQL statement, committed."""
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(sql), params)
+        db.session.remove()
+
+
+def assert_field_error(response, field: str, message: str) -> None:
+    """A 400 in the envelope that names one field and what is wrong with it."""
+    assert response.status_code == 400, response.json
+    assert response.json == {
+        "error": {
+            "status": 400,
+            "message": f"Invalid {field}: {message}",
+            "errors": [{"field": field, "message": message}],
+        }
+    }
+
+
+def count_statements(app, send) -> tuple:
+    """The response of ``send()`` and the SQL statements run while it ran."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = send()
+    finally:
+        with app.app_context():
+            sa.event.remove(engine, "before_cursor_execute", record)
+    return response, statements
+
+
+SPEC_MODULES = (
+    "app.hookspecs",
+    "plugins.customer.hookspecs",
+    "plugins.address.hookspecs",
+    "plugins.password.hookspecs",
+    "plugins.privacy.hookspecs",
+    "plugins.timeline.hookspecs",
+    "plugins.group.hookspecs",
+    "plugins.session.hookspecs",
+)
+
+
+def hookspecs() -> dict:
+    """Every hookspec of the core and the built-in plugins, by name."""
+    found = {}
+    for module_name in SPEC_MODULES:
+        module = importlib.import_module(module_name)
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if hasattr(function, "evershop_spec"):
+                found[name] = function
+    return found
