@@ -7,8 +7,10 @@ Import what a test needs::
 ``database_url`` is a fixture (a fresh, empty PostgreSQL database for one
 test); :func:`fresh_database` makes one for any scope. :func:`secrets_env` is
 the environment of a production process, :func:`run_flask` runs the documented
-``flask --app wsgi …`` commands, and :func:`running_gunicorn` serves
-``gunicorn wsgi:app`` from the repository root until the ``with`` block ends.
+``flask --app wsgi …`` commands (:func:`spawn_flask` starts a long-running one,
+such as ``events run``), and :func:`running_gunicorn` serves ``gunicorn
+wsgi:app`` from the repository root until the ``with`` block ends;
+:class:`GunicornInstance` is one that a test stops and starts again.
 """
 
 from __future__ import annotations
@@ -101,6 +103,20 @@ def run_flask(env: dict, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def spawn_flask(env: dict, log: Path, *args: str) -> subprocess.Popen:
+    """Start ``flask --app wsgi …`` in a session of its own, its output in
+    ``log``; stop it with :func:`stop_process`."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            ["flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class Client:
     """The README's curl lines, over urllib: bodies sent as ``--data-raw`` does
     (JSON with curl's form Content-Type)."""
@@ -166,6 +182,76 @@ class Gunicorn:
         return f"127.0.0.1:{self.port}"
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 60) -> int:
+    """Stop a process started in a session of its own with SIGTERM, as a
+    supervisor would (SIGKILL to its whole group after ``timeout`` seconds);
+    its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    return process.returncode
+
+
+class GunicornInstance:
+    """``command`` served from the repository root with ``env`` (whose ``PORT``
+    it listens on, on 127.0.0.1), which can be stopped and started again on
+    the same port. Each start logs to files of its own in ``directory``."""
+
+    def __init__(
+        self, env: dict, directory: Path, command: Sequence[str] = ("gunicorn", "wsgi:app")
+    ):
+        self.env = env
+        self.directory = directory
+        self.command = list(command)
+        self.port = int(env["PORT"])
+        self.starts = 0
+        self.server: Gunicorn | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port``, as an nginx upstream names it."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Gunicorn:
+        """Start gunicorn and return once ``/readyz`` says ready (the database
+        must already be migrated); fails the test if it exits first."""
+        assert self.server is None, "gunicorn is already running"
+        self.starts += 1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # The first start's logs keep the names other tests read.
+        suffix = "" if self.starts == 1 else f"-{self.starts}"
+        access_log = self.directory / f"gunicorn-access{suffix}.log"
+        error_log = self.directory / f"gunicorn-error{suffix}.log"
+        with access_log.open("w") as stdout, error_log.open("w") as stderr:
+            process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        self.server = Gunicorn(process, self.port, access_log, error_log)
+        try:
+            wait_until_ready(process, Client(self.server.base_url), error_log)
+        except BaseException:
+            self.stop()
+            raise
+        return self.server
+
+    def stop(self) -> int | None:
+        """SIGTERM (gunicorn lets requests in flight finish), SIGKILL after
+        60 s; gunicorn's exit status, or None if it was not running."""
+        if self.server is None:
+            return None
+        server, self.server = self.server, None
+        return stop_process(server.process)
+
+
 @contextmanager
 def running_gunicorn(
     env: dict, directory: Path, command: Sequence[str] = ("gunicorn", "wsgi:app")
@@ -174,26 +260,8 @@ def running_gunicorn(
     it listens on, on 127.0.0.1) until the block ends, then stop it with
     SIGTERM (SIGKILL after 60 s). Logs go to ``directory``; the database must
     already be migrated, as the block starts once ``/readyz`` says ready."""
-    directory.mkdir(parents=True, exist_ok=True)
-    access_log, error_log = directory / "gunicorn-access.log", directory / "gunicorn-error.log"
-    with access_log.open("w") as stdout, error_log.open("w") as stderr:
-        process = subprocess.Popen(
-            list(command),
-            cwd=ROOT,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
+    instance = GunicornInstance(env, directory, command)
     try:
-        server = Gunicorn(process, int(env["PORT"]), access_log, error_log)
-        wait_until_ready(process, Client(server.base_url), error_log)
-        yield server
+        yield instance.start()
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        instance.stop()

@@ -13,19 +13,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from app.db import db
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
-    IN_CI,
     Auth,
 )
+from tests.redis_store import REDIS_URL, remove_keys, require_redis  # noqa: F401 (re-exported)
 from tests.smtp import smtp_server  # noqa: F401 (fixture)
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 CUSTOMER_EMAIL = "john.smith@example.com"
 CUSTOMER_PASSWORD = "customer-pass-1"
@@ -75,14 +72,7 @@ SETUP_ADDRESS = "192.0.2.250"  # the address the set-up requests come from
 @pytest.fixture
 def redis_url() -> str:
     """The local Redis; a test that needs it fails in CI when it is not there."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.exceptions.RedisError as error:
-        message = f"Redis at {REDIS_URL} is not reachable: {error}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return REDIS_URL
+    return require_redis()
 
 
 @pytest.fixture
@@ -90,10 +80,7 @@ def key_prefix(redis_url):
     """A counter prefix of this test's own; its keys are removed afterwards."""
     prefix = f"test-ratelimits-{uuid.uuid4().hex}"
     yield prefix
-    server = redis.Redis.from_url(redis_url)
-    keys = list(server.scan_iter(match=f"*{prefix}*"))
-    if keys:
-        server.delete(*keys)
+    remove_keys(prefix)
 
 
 @pytest.fixture
