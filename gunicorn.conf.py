@@ -36,6 +36,11 @@ bind = f"{os.environ.get('HOST', '').strip() or '0.0.0.0'}:{_int('PORT', 3000)}"
 # Processes: WEB_CONCURRENCY (the usual name on container platforms), else one per core.
 workers = _int("WEB_CONCURRENCY", 0) or os.cpu_count() or 1
 threads = _int("GUNICORN_THREADS", 1) or 1
+# Sync workers (one thread each) that stop listening as soon as they are told
+# to stop, so that a graceful stop never resets a connection it had queued
+# (app/gunicorn_worker.py). With threads, gunicorn's own gthread worker.
+if threads == 1:
+    worker_class = "app.gunicorn_worker.DrainingSyncWorker"
 
 # A worker silent for `timeout` seconds is killed and replaced; on SIGTERM a
 # worker gets `graceful_timeout` seconds to finish its requests in flight.
