@@ -1,5 +1,6 @@
 """A subscriber that appends every customer event to the file named by the
-``RECORDER_FILE`` environment variable, one JSON line each; if
+``RECORDER_FILE`` environment variable, one JSON line each (with the id of
+the process that delivered it); if
 ``RECORDER_DELAY`` is set, it writes ``started`` first and then waits that many
 seconds before recording. For tests that run the event worker as a process of
 its own (``PLUGINS=tests.plugins.file_recorder``)."""
@@ -27,7 +28,12 @@ def _record(event) -> None:
     with open(path, "a") as out:
         out.write(
             json.dumps(
-                {"name": event.name, "uuid": event.uuid, "email": event.payload.get("email")}
+                {
+                    "name": event.name,
+                    "uuid": event.uuid,
+                    "email": event.payload.get("email"),
+                    "pid": os.getpid(),
+                }
             )
             + "\n"
         )
