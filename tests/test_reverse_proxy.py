@@ -368,3 +368,13 @@ def test_nginx_body_limit_is_the_services_max_content_length(tmp_path):
 
     # Then it is the service's default MAX_CONTENT_LENGTH
     assert size == load_config(str(tmp_path), {})["MAX_CONTENT_LENGTH"] == 1048576
+
+
+def test_nginx_passes_a_request_to_the_next_instance_only_if_it_was_never_sent():
+    # Given the site file's failover
+    found = re.findall(r"^\s*proxy_next_upstream ([^;]+);", SITE_CONFIG.read_text(), re.M)
+
+    # Then a request that cannot reach an instance goes to the next one, but
+    # a POST that was sent is never sent again (non_idempotent), and no
+    # answer of the service is retried elsewhere
+    assert found == ["error timeout"]
