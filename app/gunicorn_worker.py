@@ -18,13 +18,15 @@ them to another instance, POSTs included, as their request was never sent.
 from __future__ import annotations
 
 import errno
+import os
+import socket
 
 from gunicorn.workers.sync import StopWaiting, SyncWorker
 
 
-class _Closed:
-    """Stands in for a closed listening socket: a request accepted through it
-    is still told the address it came to."""
+class _Named:
+    """What a request is told of the listening socket it came through: its
+    address, which a closed socket no longer knows."""
 
     def __init__(self, name):
         self._name = name
@@ -36,6 +38,7 @@ class _Closed:
 class DrainingSyncWorker(SyncWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._names = {id(listener): listener.getsockname() for listener in self.sockets}
         self._queued: list = []
 
     def handle_exit(self, sig, frame):
@@ -44,30 +47,38 @@ class DrainingSyncWorker(SyncWorker):
 
     def _stop_listening(self) -> None:
         for listener in self.sockets:
-            real = listener.sock
-            if isinstance(real, _Closed):
-                continue
             while True:
                 try:
-                    client, address = real.accept()
+                    client, address = listener.accept()
                 except OSError:  # nothing left in the queue
                     break
                 self._queued.append((listener, client, address))
-            listener.sock = _Closed(real.getsockname())
-            real.close()
+            # Put a socket that listens to nothing in place of this process's
+            # copy of the listening one: the kernel closes that copy, and
+            # every use of the listener left in gunicorn's loop stays harmless.
+            with socket.socket(listener.family, listener.type) as nothing:
+                os.dup2(nothing.fileno(), listener.fileno())
 
-    # The signal may come between the run loop's check of ``alive`` and its
-    # next accept or wait: neither may touch the closed socket.
+    # The signal may come at any point of the run loop: past its check of
+    # ``alive``, neither an accept nor a wait may go on.
 
     def accept(self, listener):
         if not self.alive:
             raise BlockingIOError(errno.EAGAIN, "stopping")
-        super().accept(listener)
+        try:
+            super().accept(listener)
+        except OSError as error:  # the listener was replaced meanwhile
+            if self.alive:
+                raise
+            raise BlockingIOError(errno.EAGAIN, "stopping") from error
 
     def wait(self, timeout):
         if not self.alive:
             raise StopWaiting
         return super().wait(timeout)
+
+    def handle(self, listener, client, address):
+        super().handle(_Named(self._names[id(listener)]), client, address)
 
     def run(self):
         super().run()
