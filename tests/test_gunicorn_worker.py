@@ -29,6 +29,7 @@ def one_worker(tmp_path):
         "HOST": HOST,
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "1",
+        "EVENTS_WORKERS": "0",
     }
     migrated = run_flask(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr

@@ -114,8 +114,10 @@ def stack(tmp_path_factory):
             "WEB_CONCURRENCY": "2",
             "BCRYPT_ROUNDS": "4",
             "TRUSTED_PROXIES": "127.0.0.1",
-            # Only the workers deliver: a web instance holds no events.
+            # Only the two workers deliver: a web instance holds no events,
+            # and starts no worker of its own.
             "EVENTS_DELIVERY": "worker",
+            "EVENTS_WORKERS": "0",
             "CUSTOMER_EMAIL_VERIFICATION": "off",
             "PLUGINS": "tests.plugins.file_recorder",
             "RECORDER_FILE": str(recorded),
