@@ -129,9 +129,11 @@ def when_ready(server):
     """Start the event workers, and serve the metrics on METRICS_PORT, from
     the master, once it listens."""
     if events_workers:
+        from prometheus_client import multiprocess
+
         from app.event_workers import EventWorkers
 
-        workers = EventWorkers(events_workers, server.log)
+        workers = EventWorkers(events_workers, server.log, on_exit=multiprocess.mark_process_dead)
         workers.start()
         _event_workers.append(workers)
     port = _config.get("METRICS_PORT")

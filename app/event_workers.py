@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 # How often each worker looks for due events: the longest a new event waits.
 POLL_INTERVAL = 0.5
@@ -30,9 +31,16 @@ RESET_AFTER = 60.0
 class EventWorkers:
     """``count`` supervised ``flask events run`` processes."""
 
-    def __init__(self, count: int, log: logging.Logger | None = None):
+    def __init__(
+        self,
+        count: int,
+        log: logging.Logger | None = None,
+        on_exit: Callable[[int], None] | None = None,
+    ):
         self.count = count
         self.log = log or logging.getLogger(__name__)
+        # Called with the pid of each worker that has exited (its metrics go).
+        self.on_exit = on_exit or (lambda pid: None)
         self._processes: list[subprocess.Popen | None] = [None] * count
         self._started: list[float] = [0.0] * count
         self._delay: list[float] = [1.0] * count
@@ -78,6 +86,7 @@ class EventWorkers:
                     continue
                 if self._stopping.is_set():
                     return
+                self.on_exit(process.pid)
                 ran = time.monotonic() - self._started[slot]
                 if ran >= RESET_AFTER:
                     self._delay[slot] = 1.0
@@ -106,3 +115,4 @@ class EventWorkers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            self.on_exit(process.pid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,32 @@ def test_a_bad_events_workers_value_stops_gunicorn_with_one_line(env, tmp_path):
         running_gunicorn(env, tmp_path / "logs"),
     ):
         pass
+
+
+def test_the_event_workers_deliveries_are_in_the_metrics(
+    env,
+    smtp_server,  # noqa: F811
+    tmp_path,
+):
+    env = {**env, "METRICS_TOKEN": "metrics-token-0123456789abcdef"}
+    with running_gunicorn(env, tmp_path / "logs") as server:
+        api = Client(server.base_url)
+        _sign_up_and_request_reset(api)
+        _wait_for(lambda: _reset_emails(smtp_server), message="the reset email did not arrive")
+
+        def delivered_resets() -> list[str]:
+            request = urllib.request.Request(
+                server.base_url + "/metrics",
+                headers={"Authorization": f"Bearer {env['METRICS_TOKEN']}"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read().decode()
+            return [
+                line
+                for line in text.splitlines()
+                if line.startswith("events_deliveries_total{")
+                and 'event="reset_password_requested"' in line
+                and 'outcome="delivered"' in line
+            ]
+
+        assert _wait_for(delivered_resets, message="no delivery counted")

@@ -93,6 +93,9 @@ def served(tmp_path_factory):
             "PORT": str(free_port()),
             "WEB_CONCURRENCY": "2",
             "EVENTS_DELIVERY": "worker",
+            # Only web workers, so that the pool gauges' pids are theirs
+            # (tests/test_event_workers.py covers the event workers' metrics).
+            "EVENTS_WORKERS": "0",
             "MAIL_SERVER": "127.0.0.1",
             "METRICS_TOKEN": TOKEN,
             "METRICS_PORT": str(metrics_port),
