@@ -50,7 +50,9 @@ def address_url(customer: dict, address: dict) -> str:
 def add_address(client, customer: dict, headers: dict, **fields) -> dict:
     response = client.post(addresses_url(customer), json={**ADDRESS, **fields}, headers=headers)
     assert response.status_code == 201, response.json
-    return response.json["data"]
+    data = response.json["data"]
+    assert data.pop("insertId") == data["customer_address_id"]  # EverShop's name
+    return data
 
 
 def read_address(client, customer: dict, address: dict, headers: dict) -> dict:

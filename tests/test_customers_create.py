@@ -23,7 +23,9 @@ CUSTOMER_FIELDS = {
     "full_name",
     "created_at",
     "updated_at",
+    "meta_data",
     "links",
+    "insertId",  # EverShop's name for the new id
     # the verification plugin's fields (docs/api.md, "Email verification")
     "email_verified",
     "pending_email",

@@ -37,8 +37,9 @@ SEED_CUSTOMER_KEYS = {
     "full_name",
     "created_at",
     "updated_at",
+    "meta_data",
 } | {"email_verified", "pending_email"}
-SEED_CREATE_KEYS = SEED_CUSTOMER_KEYS | {"links"}
+SEED_CREATE_KEYS = SEED_CUSTOMER_KEYS | {"links", "insertId"}
 SEED_UPDATE_KEYS = SEED_CUSTOMER_KEYS | {"links"}
 SEED_DELETE_KEYS = SEED_CUSTOMER_KEYS
 
