@@ -100,6 +100,9 @@ def _customers(info, rows) -> list[dict]:
     """Customers as the API shows them (plugin fields included): the objects
     the ``Customer`` resolvers read. Their groups load together later."""
     items = present_many(rows)
+    # GraphQL's dates have milliseconds, which the API's text has not.
+    for item, row in zip(items, rows, strict=True):
+        item["created_moment"] = as_utc(row.created_at)
     remember(info, "customer", (item["customer_id"] for item in items))
     remember(info, "customer_group", (item["group_id"] for item in items if item["group_id"]))
     return items
@@ -167,7 +170,7 @@ def resolve_current_customer(_, info):
 
 
 def resolve_created_at(customer, info):
-    return date_value(parse_timestamp(customer["created_at"]))
+    return date_value(customer.get("created_moment") or parse_timestamp(customer["created_at"]))
 
 
 def resolve_updated_at(customer, info):
@@ -177,7 +180,7 @@ def resolve_updated_at(customer, info):
 def resolve_own_created_at(customer, info):
     """The storefront's ``createdAt``, as EverShop's storefront gives it: the
     moment in ISO 8601 with milliseconds (``2026-11-27T02:53:17.796Z``)."""
-    moment = as_utc(parse_timestamp(customer["created_at"]))
+    moment = customer.get("created_moment") or as_utc(parse_timestamp(customer["created_at"]))
     shown = date_value(moment)
     shown["value"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return shown
