@@ -89,6 +89,11 @@ class Conflict(AppError):
     default_message = "The request conflicts with the current state."
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    default_message = "The request is too large."
+
+
 class TooManyRequests(AppError):
     status = 429
     default_message = "Too many requests: try again later."

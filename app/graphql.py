@@ -82,6 +82,30 @@ type FilterOutput {
   operation: FilterOperation!
   value: String
 }
+
+"Any JSON value."
+scalar JSON
+
+enum MetafieldType {
+  SHORT_TEXT
+  LONG_TEXT
+  RICH_TEXT
+  INTEGER
+  NUMBER
+  BOOLEAN
+  DATE
+  COLOR
+  URL
+  GROUP
+}
+
+"A value of an entity's metafields, with its definition's namespace, key and type."
+type Metafield {
+  namespace: String!
+  key: String!
+  type: MetafieldType!
+  value: JSON
+}
 """
 
 

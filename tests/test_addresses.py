@@ -117,13 +117,21 @@ def create(client, headers, customer_uuid: str, **fields) -> dict:
         addresses_url(customer_uuid), json={**NEW_ADDRESS, **fields}, headers=headers
     )
     assert response.status_code == 201, response.json
-    return response.json["data"]
+    data = response.json["data"]
+    assert data.pop("insertId") == data["customer_address_id"]  # EverShop's name
+    return data
 
 
 def listed(client, headers, customer_uuid: str) -> list[dict]:
     response = client.get(addresses_url(customer_uuid), headers=headers)
     assert response.status_code == 200, response.json
     return response.json["data"]
+
+
+def on_me(address: dict) -> dict:
+    """An address as its customer reads it on /me: links to the /me routes."""
+    href = f"/api/customers/me/addresses/{address['uuid']}"
+    return {**address, "links": [{**link, "href": href} for link in address["links"]]}
 
 
 def address_events(events) -> list[tuple[str, dict]]:
@@ -174,7 +182,8 @@ def test_create_answers_201_with_the_address_and_its_location(client, admin, cus
     assert response.status_code == 201, response.json
     assert set(response.json) == {"data"}
     data = response.json["data"]
-    assert set(data) == ADDRESS_KEYS
+    assert set(data) == ADDRESS_KEYS | {"insertId"}
+    assert data.pop("insertId") == data["customer_address_id"]  # EverShop's name
     assert isinstance(data["customer_address_id"], int)
     assert CANONICAL_UUID.match(data["uuid"])
     assert data["customer_id"] == customer["customer_id"]
@@ -514,7 +523,7 @@ def test_update_changes_only_the_field_sent(
 
     assert response.status_code == 200, response.json
     expected = {**address, field: stored, "updated_at": LATER_TEXT}
-    assert response.json == {"data": expected}
+    assert response.json == {"data": {**expected, "updatedId": address["customer_address_id"]}}
     assert listed(client, admin, customer["uuid"]) == [expected]
 
 
@@ -538,10 +547,9 @@ def test_update_writes_an_address_updated_event_with_the_address(
     )
 
     assert response.status_code == 200, response.json
-    assert address_events(events) == [
-        ("address_created", address),
-        ("address_updated", response.json["data"]),
-    ]
+    shown = dict(response.json["data"])
+    assert shown.pop("updatedId") == address["customer_address_id"]  # the answer's only
+    assert address_events(events) == [("address_created", address), ("address_updated", shown)]
 
 
 @pytest.mark.parametrize(
@@ -583,7 +591,7 @@ def test_update_with_an_empty_body_changes_nothing(client, admin, customer, addr
     response = client.patch(address_url(customer["uuid"], address["uuid"]), json={}, headers=admin)
 
     assert response.status_code == 200, response.json
-    assert response.json == {"data": address}
+    assert response.json == {"data": {**address, "updatedId": address["customer_address_id"]}}
     assert_address_unchanged(client, admin, customer, address, events)
 
 
@@ -700,7 +708,8 @@ def test_me_includes_the_customers_addresses_default_first(client, auth, admin, 
 
     assert response.status_code == 200, response.json
     assert response.json["data"]["uuid"] == customer["uuid"]
-    assert response.json["data"]["addresses"] == [default, other]
+    # Read by the customer on /me, their links are the /me routes.
+    assert response.json["data"]["addresses"] == [on_me(default), on_me(other)]
 
 
 def test_deleting_the_customer_deletes_its_addresses(app, client, auth, admin, customer):
@@ -765,6 +774,7 @@ def test_seed_create_address_request_works_verbatim(
     assert data["customer_id"] == customer["customer_id"]
     assert {name: data[name] for name in SEED_CREATE_SAMPLE} == SEED_CREATE_SAMPLE
     assert response.headers["Location"] == address_url(customer["uuid"], data["uuid"])
+    assert data.pop("insertId") == data["customer_address_id"]  # the answer's only
     assert address_events(events) == [("address_created", data)]
 
 

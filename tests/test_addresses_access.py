@@ -116,7 +116,9 @@ def world(client, auth) -> World:
             f"{CUSTOMERS}/{customer['uuid']}/addresses", json=body, headers=admin
         )
         assert response.status_code == 201, response.json
-        addresses[customer["uuid"]] = response.json["data"]
+        created = response.json["data"]
+        assert created.pop("insertId") == created["customer_address_id"]
+        addresses[customer["uuid"]] = created
     return World(
         admin=admin,
         owner=owner,
@@ -145,9 +147,20 @@ def address_book(client, world: World, events) -> tuple:
     return listed(world.owner), listed(world.stranger), address_events
 
 
-def assert_owner_route_succeeded(client, route: Route, world: World, response) -> None:
-    """The answer each route gives when it is allowed, on the owner's address."""
+def on_me(address: dict) -> dict:
+    """An address as the /me routes show it: its links are the /me routes."""
+    href = f"{CUSTOMERS}/me/addresses/{address['uuid']}"
+    return {**address, "links": [{**link, "href": href} for link in address["links"]]}
+
+
+def assert_owner_route_succeeded(
+    client, route: Route, world: World, response, me: bool = False
+) -> None:
+    """The answer each route gives when it is allowed, on the owner's address
+    (``me``: through the /me routes, whose links are the /me routes)."""
     owner, address = world.owner, world.owner_address
+    if me:
+        address = on_me(address)
     assert response.status_code == route.status, response.json
     data = response.json["data"]
     if route.name == "create":
@@ -156,12 +169,14 @@ def assert_owner_route_succeeded(client, route: Route, world: World, response) -
         assert data["uuid"] != address["uuid"]
         location = f"{CUSTOMERS}/{owner['uuid']}/addresses/{data['uuid']}"
         assert response.headers["Location"] == location
-        assert data["links"][0]["href"] == location
+        shown = f"{CUSTOMERS}/me/addresses/{data['uuid']}" if me else location
+        assert data["links"][0]["href"] == shown
     elif route.name == "list":
         assert data == [address]
     elif route.name == "read":
         assert data == address
     elif route.name == "update":
+        assert data.pop("updatedId") == address["customer_address_id"]  # EverShop's name
         assert {k: v for k, v in data.items() if k != "updated_at"} == {
             k: v for k, v in address.items() if k != "updated_at"
         } | CHANGE
@@ -314,7 +329,7 @@ def test_another_customers_address_is_not_found_under_this_customers_path(
 def test_me_address_route_works_for_the_customer_of_the_token(client, world, route):
     response = route.call(client, world.owner_headers, address=world.owner_address["uuid"])
 
-    assert_owner_route_succeeded(client, route, world, response)
+    assert_owner_route_succeeded(client, route, world, response, me=True)
 
 
 @every_me_route

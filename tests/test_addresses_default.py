@@ -50,7 +50,19 @@ def address_url(customer: dict, address: dict) -> str:
 def add_address(client, customer: dict, headers: dict, **fields) -> dict:
     response = client.post(addresses_url(customer), json={**ADDRESS, **fields}, headers=headers)
     assert response.status_code == 201, response.json
-    return response.json["data"]
+    data = response.json["data"]
+    assert data.pop("insertId") == data["customer_address_id"]  # EverShop's name
+    return data
+
+
+def shown(response) -> dict:
+    """The address an answer shows, without EverShop's ``insertId`` (create)
+    or ``updatedId`` (update), which events and hooks do not carry."""
+    data = dict(response.json["data"])
+    for key in ("insertId", "updatedId"):
+        if key in data:
+            assert data.pop(key) == data["customer_address_id"]
+    return data
 
 
 def read_address(client, customer: dict, address: dict, headers: dict) -> dict:
@@ -143,8 +155,8 @@ def test_first_address_becomes_the_default_when_is_default_is_not_sent(client, a
 
     # then it is the customer's default
     assert response.status_code == 201, response.json
-    assert response.json["data"]["is_default"] is True
-    assert read_address(client, customer, response.json["data"], admin)["is_default"] is True
+    assert shown(response)["is_default"] is True
+    assert read_address(client, customer, shown(response), admin)["is_default"] is True
 
 
 def test_second_address_without_is_default_is_not_the_default(client, app, admin, customer):
@@ -156,7 +168,7 @@ def test_second_address_without_is_default_is_not_the_default(client, app, admin
 
     # then it is not the default, and the first one still is
     assert response.status_code == 201, response.json
-    assert response.json["data"]["is_default"] is False
+    assert shown(response)["is_default"] is False
     assert stored_defaults(app, customer) == [first["uuid"]]
 
 
@@ -170,7 +182,7 @@ def test_explicit_is_default_false_on_the_first_address_leaves_no_default(
 
     # then that is honoured: the customer has no default address at all
     assert response.status_code == 201, response.json
-    assert response.json["data"]["is_default"] is False
+    assert shown(response)["is_default"] is False
     assert stored_defaults(app, customer) == []
     assert [a["is_default"] for a in list_addresses(client, customer, admin)] == [False]
 
@@ -191,7 +203,7 @@ def test_creating_a_default_address_clears_the_previous_default_in_the_same_requ
     # then the new one is the only default; the old one reads is_default false with
     # a new updated_at, and the same request wrote an address_updated event for it
     assert response.status_code == 201, response.json
-    new = response.json["data"]
+    new = shown(response)
     assert new["is_default"] is True
     old_now = read_address(client, customer, old, admin)
     assert old_now["is_default"] is False
@@ -218,14 +230,14 @@ def test_patch_is_default_true_makes_the_address_the_only_default(
 
     # then it is the only default; the first one was cleared, with its own event
     assert response.status_code == 200, response.json
-    assert response.json["data"]["is_default"] is True
+    assert shown(response)["is_default"] is True
     first_now = read_address(client, customer, first, admin)
     assert first_now["is_default"] is False
     assert first_now["updated_at"] != LONG_AGO_TEXT
     assert stored_defaults(app, customer) == [second["uuid"]]
     assert events()[before:] == [
         ("address_updated", first_now),
-        ("address_updated", response.json["data"]),
+        ("address_updated", shown(response)),
     ]
 
 
@@ -244,10 +256,10 @@ def test_patch_is_default_false_on_the_default_leaves_no_default(
 
     # then the customer has no default; no other address was promoted
     assert response.status_code == 200, response.json
-    assert response.json["data"]["is_default"] is False
+    assert shown(response)["is_default"] is False
     assert stored_defaults(app, customer) == []
     assert read_address(client, customer, other, admin)["is_default"] is False
-    assert events()[before:] == [("address_updated", response.json["data"])]
+    assert events()[before:] == [("address_updated", shown(response))]
 
 
 def test_patch_is_default_true_on_the_default_changes_nothing(client, app, admin, customer, events):
@@ -263,7 +275,7 @@ def test_patch_is_default_true_on_the_default_changes_nothing(client, app, admin
 
     # then nothing changes: same address, same updated_at, no event
     assert response.status_code == 200, response.json
-    assert response.json["data"] == {**default, "updated_at": LONG_AGO_TEXT}
+    assert shown(response) == {**default, "updated_at": LONG_AGO_TEXT}
     assert stored_defaults(app, customer) == [default["uuid"]]
     assert events() == before
 
@@ -304,7 +316,7 @@ def test_deleting_the_default_address_leaves_the_customer_without_a_default(
 
     # then the customer has no default address
     assert response.status_code == 200, response.json
-    assert response.json["data"]["is_default"] is True
+    assert shown(response)["is_default"] is True
     assert stored_defaults(app, customer) == []
     assert [a["is_default"] for a in list_addresses(client, customer, admin)] == [False, False]
 
@@ -478,9 +490,9 @@ def test_address_before_create_can_rewrite_the_address(
 
     # then the rewritten value is what is answered, stored and emitted
     assert response.status_code == 201, response.json
-    assert response.json["data"]["city"] == "SPRINGFIELD"
-    assert read_address(client, customer, response.json["data"], admin)["city"] == "SPRINGFIELD"
-    assert address_events(events) == [("address_created", response.json["data"])]
+    assert shown(response)["city"] == "SPRINGFIELD"
+    assert read_address(client, customer, shown(response), admin)["city"] == "SPRINGFIELD"
+    assert address_events(events) == [("address_created", shown(response))]
 
 
 def test_address_before_create_veto_is_a_403_and_writes_nothing(
@@ -597,7 +609,7 @@ def test_address_after_create_gets_the_committed_address_and_the_admin_actor(
 
     # then the hook got the address as answered, the admin as actor, after commit
     assert response.status_code == 201, response.json
-    assert witness.calls == [("address_after_create", response.json["data"], None, "admin")]
+    assert witness.calls == [("address_after_create", shown(response), None, "admin")]
     assert witness.committed == ["Springfield"]
 
 
@@ -620,7 +632,7 @@ def test_address_after_update_gets_the_address_its_changes_and_the_customer_acto
     # (the order of the names is not part of the contract)
     assert [
         (hook, shown, sorted(changes), actor) for hook, shown, changes, actor in recorder.calls
-    ] == [("address_after_update", response.json["data"], ["city", "postcode"], "customer")]
+    ] == [("address_after_update", shown(response), ["city", "postcode"], "customer")]
     assert all(isinstance(changes, list) for _, _, changes, _ in recorder.calls)
 
 
@@ -688,7 +700,11 @@ def test_address_after_delete_gets_the_deleted_address_after_commit(
 
     # then the hook got the address as it was, the customer as actor, after commit
     assert response.status_code == 200, response.json
-    assert response.json["data"] == address
+    href = f"/api/customers/me/addresses/{address['uuid']}"  # answered on /me
+    assert shown(response) == {
+        **address,
+        "links": [{**link, "href": href} for link in address["links"]],
+    }
     assert witness.calls == [("address_after_delete", address, None, "customer")]
     assert witness.rows_left == [0]
 
@@ -711,7 +727,7 @@ def test_failing_after_hook_is_logged_and_the_address_is_created(
     # then the request succeeds and the failure is logged with the plugin's name
     assert response.status_code == 201, response.json
     assert stored_address_count(app, customer["customer_id"]) == 1
-    assert address_events(events) == [("address_created", response.json["data"])]
+    assert address_events(events) == [("address_created", shown(response))]
     assert ("app.plugins", logging.ERROR, "plugin flaky failed in address_after_create") in (
         caplog.record_tuples
     )
@@ -779,7 +795,7 @@ def test_before_update_hook_is_not_called_for_an_empty_patch(
 
     # then the address is answered unchanged, and no hook ran and no event was written
     assert response.status_code == 200, response.json
-    assert response.json["data"] == address
+    assert shown(response) == address
     assert watcher.before == []
     assert watcher.calls == []
     assert events() == before
@@ -794,7 +810,7 @@ def test_creating_an_address_writes_one_address_created_event(client, admin, cus
 
     # then exactly one address_created event carries the address as answered
     assert response.status_code == 201, response.json
-    assert address_events(events) == [("address_created", response.json["data"])]
+    assert address_events(events) == [("address_created", shown(response))]
 
 
 def test_updating_an_address_writes_one_address_updated_event(client, admin, customer, events):
@@ -811,7 +827,7 @@ def test_updating_an_address_writes_one_address_updated_event(client, admin, cus
 
     # then exactly one address_updated event carries the address as answered
     assert response.status_code == 200, response.json
-    assert events()[before:] == [("address_updated", response.json["data"])]
+    assert events()[before:] == [("address_updated", shown(response))]
 
 
 def test_patch_with_unchanged_values_writes_no_event(client, app, admin, customer, events):
@@ -829,7 +845,7 @@ def test_patch_with_unchanged_values_writes_no_event(client, app, admin, custome
 
     # then nothing changed: same updated_at, no event
     assert response.status_code == 200, response.json
-    assert response.json["data"] == {**address, "updated_at": LONG_AGO_TEXT}
+    assert shown(response) == {**address, "updated_at": LONG_AGO_TEXT}
     assert events() == before
 
 
@@ -843,7 +859,7 @@ def test_deleting_an_address_writes_one_address_deleted_event(client, admin, cus
 
     # then exactly one address_deleted event carries the address as it was answered
     assert response.status_code == 200, response.json
-    assert response.json["data"] == address
+    assert shown(response) == address
     assert events()[before:] == [("address_deleted", address)]
 
 
@@ -857,13 +873,20 @@ def test_customer_address_book_writes_the_same_events(client, auth, admin, custo
     updated = client.patch(url, json={"city": "Shelbyville"}, headers=headers)
     deleted = client.delete(url, headers=headers)
 
-    # then each change wrote its one event with the address as answered
+    # then each change wrote its one event with the address as answered, but
+    # for the links: the answers' are the /me routes, the events' the admin's
     assert (created.status_code, updated.status_code, deleted.status_code) == (201, 200, 200)
-    assert address_events(events) == [
-        ("address_created", created.json["data"]),
-        ("address_updated", updated.json["data"]),
-        ("address_deleted", deleted.json["data"]),
+    answers = [shown(created), shown(updated), shown(deleted)]
+    admin_href = f"/api/customers/{customer['uuid']}/addresses/{answers[0]['uuid']}"
+    assert {link["href"] for answer in answers for link in answer.pop("links")} == {url}
+    assert [(name, {**data, "links": None}) for name, data in address_events(events)] == [
+        ("address_created", {**answers[0], "links": None}),
+        ("address_updated", {**answers[1], "links": None}),
+        ("address_deleted", {**answers[2], "links": None}),
     ]
+    assert {link["href"] for _, data in address_events(events) for link in data["links"]} == {
+        admin_href
+    }
 
 
 def test_refused_address_requests_write_no_event(client, auth, admin, customer, events):

@@ -21,6 +21,7 @@ CUSTOMER_FIELDS = {
     "full_name",
     "created_at",
     "updated_at",
+    "meta_data",
     # the verification plugin's fields (docs/api.md, "Email verification")
     "email_verified",
     "pending_email",

@@ -337,3 +337,45 @@ def test_shared_load_outside_a_presentation_just_loads():
     assert shared_load("key", lambda: calls.append(1) or "value") == "value"
     assert shared_load("key", lambda: calls.append(1) or "value") == "value"
     assert calls == [1, 1]
+
+
+# --- the store's metafields beside the plugins' fields (docs/api.md, "Metafields") --
+
+
+def test_meta_data_naming_a_plugins_namespace_is_a_400(app, client, auth):
+    customer = auth.create_customer()
+    response = client.patch(
+        f"/api/customers/{customer['uuid']}/metafields",
+        json={"metafields": {PLUGIN: {"nickname": "x"}}},
+        headers=auth.admin_headers(),
+    )
+
+    assert response.status_code == 400, response.json
+    assert PLUGIN in response.json["error"]["message"]
+
+
+def test_metafield_writes_keep_the_plugins_keys(app, client, auth):
+    customer = auth.create_customer(nickname="Johnny", meta_data={"custom": {"a": 1}})
+
+    response = client.patch(
+        f"/api/customers/{customer['uuid']}/metafields",
+        json={"metafields": {"b": {"c": 2}}},
+        headers=auth.admin_headers(),
+    )
+
+    assert response.json == {"data": {"metaData": {"b": {"c": 2}}}}
+    assert meta_data(app, customer) == {"b": {"c": 2}, PLUGIN: {"nickname": "Johnny"}}
+
+
+def test_plugin_field_writes_keep_the_metafields(app, client, auth):
+    customer = auth.create_customer(meta_data={"custom": {"a": 1}})
+
+    response = client.patch(
+        f"/api/customers/{customer['uuid']}",
+        json={"nickname": "Jo"},
+        headers=auth.admin_headers(),
+    )
+
+    assert response.json["data"]["meta_data"] == {"custom": {"a": 1}}
+    assert response.json["data"]["nickname"] == "Jo"
+    assert meta_data(app, customer) == {"custom": {"a": 1}, PLUGIN: {"nickname": "Jo"}}

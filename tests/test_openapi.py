@@ -135,7 +135,7 @@ def test_every_route_under_api_is_in_the_document_with_its_methods(app, document
     # Then each path and method is an operation of the document
     documented = {(path, method) for path, method, _ in operations(document)}
     assert wanted - documented == set()
-    assert len(wanted) == 51  # 27, the webhook plugin's 8, the lifecycle plugins' 8 and 8
+    assert len(wanted) == 52  # 28, the webhook plugin's 8, the lifecycle plugins' 8 and 8
 
 
 def test_the_document_lists_no_operation_the_service_does_not_route(app, document):

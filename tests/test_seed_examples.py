@@ -37,8 +37,9 @@ SEED_CUSTOMER_KEYS = {
     "full_name",
     "created_at",
     "updated_at",
+    "meta_data",
 } | {"email_verified", "pending_email"}
-SEED_CREATE_KEYS = SEED_CUSTOMER_KEYS | {"links"}
+SEED_CREATE_KEYS = SEED_CUSTOMER_KEYS | {"links", "insertId"}
 SEED_UPDATE_KEYS = SEED_CUSTOMER_KEYS | {"links"}
 SEED_DELETE_KEYS = SEED_CUSTOMER_KEYS
 
@@ -125,6 +126,7 @@ def test_seed_update_request_works_verbatim(app, client, curl_headers, monkeypat
     assert set(response.json) == {"data"}
     data = response.json["data"]
     assert set(data) == SEED_UPDATE_KEYS
+    assert created.pop("insertId") == created["customer_id"]  # the create answer's only
     assert data == {**created, "full_name": "John A. Smith", "updated_at": LATER_TEXT}
     assert data["links"] == seed_links(created["uuid"])
 

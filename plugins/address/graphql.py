@@ -26,6 +26,10 @@ type Province {
 
 type CustomerAddress {
   customerAddressId: Int!
+  "The same as customerAddressId (EverShop's storefront asks for it)."
+  addressId: Int
+  "Always null: a customer's address is no cart's (EverShop's type has it)."
+  cartAddressId: Int
   uuid: String!
   fullName: String
   telephone: String
@@ -96,8 +100,10 @@ def address_type(extra, audience: str) -> ariadne.ObjectType:
         ("address1", "address_1"),
         ("address2", "address_2"),
         ("isDefault", "is_default"),
+        ("addressId", "customer_address_id"),
     ):
         bound.set_alias(graphql_name, api_name)
+    bound.set_field("cartAddressId", lambda address, info: None)
     bound.set_field("province", resolve_province)
     bound.set_field("country", resolve_country)
     resolve_api = resolve_admin_api if audience == "admin" else resolve_own_api

@@ -55,6 +55,21 @@ def links(customer_uuid: str, address_uuid: str) -> list[dict]:
     ]
 
 
+def me_links(address_uuid: str) -> list[dict]:
+    """The links of an address shown to its customer on a ``/me`` route: the
+    ``/me`` forms, as EverShop gives a customer its own addresses."""
+    href = path_for("addresses.update_my_address", address_uuid=address_uuid)
+    return [
+        {"rel": "edit", "href": href, "action": "PATCH", "types": ["application/json"]},
+        {"rel": "delete", "href": href, "action": "DELETE", "types": ["application/json"]},
+    ]
+
+
+def on_me_route(address: dict) -> dict:
+    """``address`` (with links) as its customer sees it on a ``/me`` route."""
+    return {**address, "links": me_links(address["uuid"])}
+
+
 def _own(row: CustomerAddress) -> dict:
     return {
         "customer_address_id": row.customer_address_id,

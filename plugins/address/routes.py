@@ -9,7 +9,7 @@ from app.auth.guards import allow, current_principal, hook_context
 from app.http import Blueprint, load, read_json_body
 from app.openapi import location_header
 from plugins.address import examples, service
-from plugins.address.presenter import fields
+from plugins.address.presenter import fields, on_me_route
 from plugins.address.schemas import (
     AddressCreateSchema,
     AddressEnvelope,
@@ -42,9 +42,18 @@ def _request_body(schema, **example) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema, **example}}}
 
 
-def _created(address: dict, customer_uuid) -> tuple:
-    location = f"/api/customers/{customer_uuid}/addresses/{address['uuid']}"
-    return {"data": address}, 201, {"Location": location}
+def _created(address: dict, location: str) -> tuple:
+    # insertId: the new row's id, under EverShop's name.
+    return (
+        {"data": {**address, "insertId": address["customer_address_id"]}},
+        201,
+        {"Location": location},
+    )
+
+
+def _updated(address: dict) -> dict:
+    # updatedId: the row's id, under EverShop's name.
+    return {"data": {**address, "updatedId": address["customer_address_id"]}}
 
 
 @blp.post(MANY)
@@ -53,8 +62,8 @@ def _created(address: dict, customer_uuid) -> tuple:
 @blp.response(201, AddressEnvelope, example=examples.CREATED, headers=LOCATION)
 def create_address(customer_uuid):
     """Add an address to a customer."""
-    data = _body(AddressCreateSchema)
-    return _created(service.create_address(customer_uuid, data, hook_context()), customer_uuid)
+    address = service.create_address(customer_uuid, _body(AddressCreateSchema), hook_context())
+    return _created(address, f"/api/customers/{customer_uuid}/addresses/{address['uuid']}")
 
 
 @blp.get(MANY)
@@ -80,7 +89,7 @@ def read_address(customer_uuid, address_uuid):
 def update_address(customer_uuid, address_uuid):
     """Change an address; the merged result must still be valid."""
     data = _body(AddressUpdateSchema)
-    return {"data": service.update_address(customer_uuid, address_uuid, data, hook_context())}
+    return _updated(service.update_address(customer_uuid, address_uuid, data, hook_context()))
 
 
 @blp.delete(ONE)
@@ -101,7 +110,8 @@ def delete_address(customer_uuid, address_uuid):
 def create_my_address():
     """Add an address to the customer of the token."""
     me = _me()
-    return _created(service.create_address(me, _body(AddressCreateSchema), hook_context()), me)
+    address = service.create_address(me, _body(AddressCreateSchema), hook_context())
+    return _created(on_me_route(address), f"/api/customers/{me}/addresses/{address['uuid']}")
 
 
 @blp.get("/me/addresses")
@@ -109,7 +119,7 @@ def create_my_address():
 @blp.response(200, AddressListEnvelope)
 def list_my_addresses():
     """The token's customer's addresses, default first."""
-    return {"data": service.list_addresses(_me())}
+    return {"data": [on_me_route(a) for a in service.list_addresses(_me())]}
 
 
 @blp.get("/me/addresses/<uuid:address_uuid>")
@@ -117,7 +127,7 @@ def list_my_addresses():
 @blp.response(200, AddressEnvelope)
 def read_my_address(address_uuid):
     """One of the token's customer's addresses."""
-    return {"data": service.get_address(_me(), address_uuid)}
+    return {"data": on_me_route(service.get_address(_me(), address_uuid))}
 
 
 @blp.patch("/me/addresses/<uuid:address_uuid>")
@@ -127,7 +137,7 @@ def read_my_address(address_uuid):
 def update_my_address(address_uuid):
     """Change one of the token's customer's addresses."""
     data = _body(AddressUpdateSchema)
-    return {"data": service.update_address(_me(), address_uuid, data, hook_context())}
+    return _updated(on_me_route(service.update_address(_me(), address_uuid, data, hook_context())))
 
 
 @blp.delete("/me/addresses/<uuid:address_uuid>")
@@ -135,4 +145,4 @@ def update_my_address(address_uuid):
 @blp.response(200, AddressEnvelope)
 def delete_my_address(address_uuid):
     """Delete one of the token's customer's addresses."""
-    return {"data": service.delete_address(_me(), address_uuid, hook_context())}
+    return {"data": on_me_route(service.delete_address(_me(), address_uuid, hook_context()))}

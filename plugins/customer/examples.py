@@ -29,6 +29,7 @@ def _customer(customer_uuid: str, full_name: str, updated_at: str) -> dict:
         "full_name": full_name,
         "created_at": "2023-02-07 14:18:05",
         "updated_at": updated_at,
+        "meta_data": {},
     }
 
 
@@ -51,6 +52,7 @@ CREATED = {
     "data": {
         **_customer(CREATED_UUID, "John Smith", "2023-02-07 14:18:05"),
         "links": _links(CREATED_UUID),
+        "insertId": 21,
     }
 }
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import ariadne
 import sqlalchemy as sa
 
-from app.db import db, parse_timestamp
+from app.db import as_utc, db, parse_timestamp
 from app.errors import ValidationError
 from app.graphql import GraphQLContribution, batched, date_value, remember
 from app.http import load, parse_uuid
+from plugins.customer import metafields
 from plugins.customer.models import Customer, CustomerGroup
 from plugins.customer.presenter import fields, present_many
 from plugins.customer.queries import build_customer_query
@@ -36,12 +37,23 @@ type Customer {
   editUrl: String
   updateApi: String
   deleteApi: String
+  urn: String
+  addAddressApi: String
+  updateProfileApi: String
+  metafields(namespace: String): [Metafield!]!
+  metafield(namespace: String!, key: String!): Metafield
 }
 """
 
 ADMIN_SDL = (
     TYPES
     + """
+extend type Customer {
+  "The store's metafields ({namespace: {key: value}})."
+  metaData: JSON
+  updateMetafieldsApi: String
+}
+
 type CustomerCollection {
   items: [Customer]
   currentPage: Int
@@ -88,6 +100,9 @@ def _customers(info, rows) -> list[dict]:
     """Customers as the API shows them (plugin fields included): the objects
     the ``Customer`` resolvers read. Their groups load together later."""
     items = present_many(rows)
+    # GraphQL's dates have milliseconds, which the API's text has not.
+    for item, row in zip(items, rows, strict=True):
+        item["created_moment"] = as_utc(row.created_at)
     remember(info, "customer", (item["customer_id"] for item in items))
     remember(info, "customer_group", (item["group_id"] for item in items if item["group_id"]))
     return items
@@ -155,11 +170,49 @@ def resolve_current_customer(_, info):
 
 
 def resolve_created_at(customer, info):
-    return date_value(parse_timestamp(customer["created_at"]))
+    return date_value(customer.get("created_moment") or parse_timestamp(customer["created_at"]))
 
 
 def resolve_updated_at(customer, info):
     return date_value(parse_timestamp(customer["updated_at"]))
+
+
+def resolve_own_created_at(customer, info):
+    """The storefront's ``createdAt``, as EverShop's storefront gives it: the
+    moment in ISO 8601 with milliseconds (``2026-11-27T02:53:17.796Z``)."""
+    moment = customer.get("created_moment") or as_utc(parse_timestamp(customer["created_at"]))
+    shown = date_value(moment)
+    shown["value"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return shown
+
+
+def resolve_urn(customer, info):
+    return f"urn:evershop:customer:customer:{customer['uuid']}"
+
+
+def resolve_metafields_api(customer, info):
+    return f"/api/customers/{customer['uuid']}/metafields"
+
+
+def _definitions(info) -> list[dict]:
+    # Once per request, whatever the number of customers.
+    if "metafield_definitions" not in info.context:
+        info.context["metafield_definitions"] = metafields.definitions()
+    return info.context["metafield_definitions"]
+
+
+def _audience(info) -> str:
+    principal = info.context["principal"]
+    return "admin" if principal is not None and principal.token_type == "admin" else "customer"
+
+
+def resolve_metafields(customer, info, namespace=None):
+    return metafields.shaped(customer["meta_data"], _definitions(info), _audience(info), namespace)
+
+
+def resolve_metafield(customer, info, namespace, key):
+    found = metafields.shaped(customer["meta_data"], _definitions(info), _audience(info), namespace)
+    return next((item for item in found if item["key"] == key), None)
 
 
 def resolve_edit_url(customer, info):
@@ -176,7 +229,7 @@ def resolve_group(customer, info):
     return batched(info, "customer_group", "customer_group", customer["group_id"], _groups)
 
 
-def customer_type(extra) -> ariadne.ObjectType:
+def customer_type(extra, audience: str) -> ariadne.ObjectType:
     """``Customer``'s resolvers: each reads the API's dict (the presenter's)."""
     bound = ariadne.ObjectType("Customer")
     for graphql_name, api_name in (
@@ -185,12 +238,23 @@ def customer_type(extra) -> ariadne.ObjectType:
         ("groupId", "group_id"),
     ):
         bound.set_alias(graphql_name, api_name)
-    bound.set_field("createdAt", resolve_created_at)
+    bound.set_field(
+        "createdAt", resolve_created_at if audience == "admin" else resolve_own_created_at
+    )
     bound.set_field("updatedAt", resolve_updated_at)
     bound.set_field("editUrl", resolve_edit_url)
     bound.set_field("updateApi", resolve_api)
     bound.set_field("deleteApi", resolve_api)
     bound.set_field("group", resolve_group)
+    bound.set_field("urn", resolve_urn)
+    # EverShop's self-service routes: they act on the customer of the token.
+    bound.set_field("addAddressApi", lambda customer, info: "/api/customers/me/addresses")
+    bound.set_field("updateProfileApi", lambda customer, info: "/api/customers/me")
+    bound.set_field("metafields", resolve_metafields)
+    bound.set_field("metafield", resolve_metafield)
+    if audience == "admin":
+        bound.set_alias("metaData", "meta_data")
+        bound.set_field("updateMetafieldsApi", resolve_metafields_api)
     extra.graphql_resolvers(bound)
     return bound
 
@@ -214,4 +278,4 @@ def contribution(audience: str) -> GraphQLContribution:
     extra = fields()
     sdl = (ADMIN_SDL if audience == "admin" else PUBLIC_SDL) + extra.graphql_sdl("Customer")
     query = customer_query if audience == "admin" else current_query
-    return GraphQLContribution(sdl, [query, customer_type(extra)])
+    return GraphQLContribution(sdl, [query, customer_type(extra, audience)])

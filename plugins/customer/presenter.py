@@ -9,6 +9,7 @@ from flask import current_app
 from app.db import format_timestamp
 from app.entity_fields import EntityFields
 from app.plugins import contributions
+from plugins.customer import metafields
 from plugins.customer.models import Customer
 
 # The customer's own fields, in the API's order.
@@ -21,9 +22,10 @@ OWN_FIELDS = (
     "full_name",
     "created_at",
     "updated_at",
+    "meta_data",
 )
 # Names plugins may not take: the own fields, and what answers add to them.
-RESERVED = {*OWN_FIELDS, "links", "addresses", "meta_data", "password"}
+RESERVED = {*OWN_FIELDS, "links", "addresses", "password"}
 
 
 def fields() -> EntityFields:
@@ -55,9 +57,13 @@ def account(row: Customer) -> dict:
 
 
 def present_many(rows: list[Customer]) -> list[dict]:
-    """Customers as the API shows them: never the password hash."""
+    """Customers as the API shows them: never the password hash; ``meta_data``
+    is the store's metafields (the plugins' namespaces are their fields)."""
     items = [_own(row) for row in rows]
     extra = fields()
+    namespaces = extra.plugin_namespaces()
+    for item, row in zip(items, rows, strict=True):
+        item["meta_data"] = metafields.store_part(row.meta_data, namespaces)
     if extra:
         extra.present(items, [row.meta_data for row in rows])
     return items

@@ -14,7 +14,7 @@ from app.errors import Forbidden
 from app.http import Blueprint, load, read_json_body
 from app.openapi import errors, location_header
 from app.ratelimit import rate_limited
-from plugins.customer import examples, service
+from plugins.customer import examples, metafields, service
 from plugins.customer.presenter import fields, links
 from plugins.customer.schemas import (
     CustomerCreateSchema,
@@ -24,6 +24,8 @@ from plugins.customer.schemas import (
     CustomerUpdateSchema,
     CustomerWithAddressesEnvelope,
     CustomerWithLinksEnvelope,
+    MetafieldsEnvelope,
+    MetafieldsUpdateSchema,
     SelfUpdateSchema,
     SignupSchema,
 )
@@ -70,7 +72,9 @@ def create_customer():
     else:
         data = _body(CustomerCreateSchema, "admin")
     customer = service.create_customer(data, hook_context())
-    return {"data": _with_links(customer)}, 201, _location(customer)
+    # insertId: the new row's id, under EverShop's name.
+    answer = {**_with_links(customer), "insertId": customer["customer_id"]}
+    return {"data": answer}, 201, _location(customer)
 
 
 @blp.get("/customers")
@@ -88,7 +92,7 @@ def list_customers(filters):
 @blp.response(200, CustomerWithAddressesEnvelope)
 def read_me():
     """The customer of the token."""
-    return {"data": service.get_customer(_me())}
+    return {"data": _on_me_route(service.get_customer(_me()))}
 
 
 @blp.patch("/customers/me")
@@ -122,6 +126,20 @@ def update_customer(customer_uuid):
     return {"data": _with_links(customer)}
 
 
+@blp.patch("/customers/<uuid:customer_uuid>/metafields")
+@allow("admin")
+@blp.doc(requestBody=_request_body(MetafieldsUpdateSchema))
+@blp.response(200, MetafieldsEnvelope)
+def update_metafields(customer_uuid):
+    """Replace a customer's metafields (admin): the request EverShop's admin sends."""
+    body = load(MetafieldsUpdateSchema(), read_json_body())
+    # Checked here too, so that a refusal names the field the client sent.
+    sent = metafields.validate(body["metafields"], fields().plugin_namespaces(), "metafields")
+    data = {"meta_data": sent}
+    customer = service.update_customer(customer_uuid, data, hook_context())
+    return {"data": {"metaData": customer["meta_data"]}}
+
+
 @blp.delete("/customers/<uuid:customer_uuid>")
 @allow("admin")
 @blp.response(200, CustomerEnvelope, example=examples.DELETED)
@@ -148,6 +166,20 @@ def issue_customer_tokens(body):
 def refresh_customer_token(body):
     """A new customer access token from a refresh token."""
     return {"data": service.refresh(body["refreshToken"])}
+
+
+def _on_me_route(customer: dict) -> dict:
+    """The customer as it reads itself: the links of what plugins nest in it
+    (its ``addresses``) point at the ``/me`` routes, as EverShop's do."""
+    own = f"/api/customers/{customer['uuid']}/"
+    for items in customer.values():
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            for link in item.get("links", []) if isinstance(item, dict) else []:
+                if link.get("href", "").startswith(own):
+                    link["href"] = "/api/customers/me/" + link["href"][len(own) :]
+    return customer
 
 
 def _me() -> uuid.UUID:

@@ -13,6 +13,13 @@ EMAIL_MAX = 254
 NAME_MAX = 255
 
 
+META_DATA = {
+    "description": "The store's metafields, {namespace: {key: value}}: at most 16 KiB of JSON;"
+    ' a write replaces them all (docs/api.md, "Metafields").',
+    "type": "object",
+}
+
+
 def _name(**kwargs):
     return Trimmed(validate=validate.Length(min=1, max=NAME_MAX), **kwargs)
 
@@ -25,6 +32,7 @@ class CustomerCreateSchema(ma.Schema):
     full_name = _name(required=True)
     status = LenientInteger(choices=(0, 1))
     group_id = LenientInteger()
+    meta_data = fields.Raw(metadata=META_DATA)
 
 
 class SignupSchema(CustomerCreateSchema):
@@ -32,8 +40,8 @@ class SignupSchema(CustomerCreateSchema):
 
     @ma.pre_load
     def _refuse_admin_fields(self, data, **kwargs):
-        if isinstance(data, dict) and ({"status", "group_id"} & data.keys()):
-            raise Forbidden("Only an admin may set status or group_id.")
+        if isinstance(data, dict) and ({"status", "group_id", "meta_data"} & data.keys()):
+            raise Forbidden("Only an admin may set status, group_id or meta_data.")
         return data
 
 
@@ -45,6 +53,7 @@ class CustomerUpdateSchema(ma.Schema):
     full_name = _name()
     status = LenientInteger(choices=(0, 1))
     group_id = LenientInteger()
+    meta_data = fields.Raw(metadata=META_DATA)
 
 
 class SelfUpdateSchema(ma.Schema):
@@ -56,7 +65,7 @@ class SelfUpdateSchema(ma.Schema):
     @ma.pre_load
     def _refuse_admin_fields(self, data, **kwargs):
         if isinstance(data, dict):
-            refused = sorted({"password", "status", "group_id"} & data.keys())
+            refused = sorted({"password", "status", "group_id", "meta_data"} & data.keys())
             if refused:
                 raise Forbidden(
                     "A customer cannot change " + ", ".join(refused) + " here;"
@@ -109,10 +118,24 @@ class CustomerSchema(ExtensibleSchema):
     full_name = fields.String(required=True, allow_none=True)
     created_at = timestamp(required=True)
     updated_at = timestamp(required=True)
+    meta_data = fields.Dict(required=True, metadata=META_DATA)
 
 
 class CustomerWithLinksSchema(CustomerSchema):
     links = fields.List(fields.Nested(LinkSchema), required=True)
+    insertId = fields.Integer(
+        metadata={"description": "On create only: the new customer_id, as EverShop names it."}
+    )
+
+
+class MetafieldsUpdateSchema(ma.Schema):
+    """EverShop's admin saves a customer's metafields."""
+
+    metafields = fields.Raw(required=True, metadata=META_DATA)
+
+
+class MetafieldsSchema(ma.Schema):
+    metaData = fields.Dict(required=True, metadata=META_DATA)
 
 
 class CustomerWithAddressesSchema(CustomerSchema):
@@ -136,3 +159,4 @@ CustomerWithAddressesEnvelope = envelope(
     CustomerWithAddressesSchema, "CustomerWithAddressesEnvelope"
 )
 CustomerPageEnvelope = envelope(CustomerPageSchema, "CustomerPageEnvelope")
+MetafieldsEnvelope = envelope(MetafieldsSchema, "MetafieldsEnvelope")

@@ -23,7 +23,7 @@ from app.login_limits import begin_login, unlock
 from app.passwords import check_password_rules, hash_password, verify_password
 from app.plugins import HookContext, hooks
 from app.transactions import after_commit, transaction
-from plugins.customer import events
+from plugins.customer import events, metafields
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.presenter import fields, present, present_many
 from plugins.customer.queries import build_customer_query
@@ -60,6 +60,14 @@ def _row(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
     if customer is None:
         raise NotFound(NOT_FOUND)
     return customer
+
+
+def _metafields(row: Customer, sent) -> dict:
+    """The row's ``meta_data`` with the store's metafields replaced by
+    ``sent`` (validated), the plugins' namespaces kept."""
+    namespaces = fields().plugin_namespaces()
+    checked = metafields.validate(sent, namespaces)
+    return metafields.replace_store_part(row.meta_data, checked, namespaces)
 
 
 def _writing():
@@ -135,6 +143,8 @@ def create_customer(data: dict, context: HookContext) -> dict:
         hooks().customer_before_create(data=data, context=context)
         own, extra = fields().split(data)
         row = Customer(**{name: own.get(name) for name in COLUMNS}, password=password_hash)
+        if "meta_data" in own:
+            row.meta_data = _metafields(row, own["meta_data"])
         db.session.add(row)
         db.session.flush()
         if extra:
@@ -188,6 +198,9 @@ def _update(row: Customer, data: dict, password_hash: str | None, context: HookC
     changes = [name for name in COLUMNS if name in own and getattr(row, name) != own[name]]
     for name in changes:
         setattr(row, name, own[name])
+    if "meta_data" in own and own["meta_data"] != before["meta_data"]:
+        row.meta_data = _metafields(row, own["meta_data"])
+        changes.append("meta_data")
     if extra:
         changes += fields().changed(before, extra)
         row.meta_data = fields().store(before, row.meta_data, extra, context)

@@ -3,6 +3,9 @@ refused tokens, no admin queries and no introspection."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.graphql_api.conftest import (
@@ -18,6 +21,15 @@ from tests.graphql_api.conftest import (
 )
 
 # --- the storefront endpoint ---------------------------------------------------
+
+
+def assert_own_date(shown: dict, timestamp: str) -> None:
+    """The storefront's ``Date`` of ``currentCustomer.createdAt``: EverShop's
+    storefront gives the value in ISO 8601 with milliseconds."""
+    moment = datetime.strptime(timestamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", shown["value"])
+    assert shown["value"][:19] == f"{moment:%Y-%m-%dT%H:%M:%S}"
+    assert shown["text"] == f"{moment:%b} {moment.day}, {moment.year}"
 
 
 def test_current_customer_with_a_customer_token_is_that_customer(client, auth, admin, customer):
@@ -41,7 +53,8 @@ def test_current_customer_with_a_customer_token_is_that_customer(client, auth, a
     response = post(client, CURRENT_CUSTOMER, headers=headers, path=PUBLIC_GRAPHQL)
 
     # Then: the same customer as an admin sees it, but for the address links,
-    # which are the customer's own routes (/me) as EverShop's storefront has them
+    # which are the customer's own routes (/me) as EverShop's storefront has
+    # them, and createdAt's value, in ISO 8601 as EverShop's storefront gives it
     assert response.status_code == 200, response.json
     current = response.json["data"]["currentCustomer"]
     own = f"/api/customers/me/addresses/{home['uuid']}"
@@ -53,6 +66,8 @@ def test_current_customer_with_a_customer_token_is_that_customer(client, auth, a
     )
     for address in (*current["addresses"], *admin_seen["addresses"]):
         del address["updateApi"], address["deleteApi"]
+    assert_own_date(current.pop("createdAt"), customer["created_at"])
+    admin_seen.pop("createdAt")
     assert current == admin_seen
     assert current["uuid"] == customer["uuid"]
     assert current["email"] == "john.smith@example.com"
