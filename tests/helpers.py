@@ -3,6 +3,7 @@ reading answers the same way everywhere."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import time
@@ -96,6 +97,7 @@ SPEC_MODULES = (
 )
 
 
+@functools.cache
 def hookspecs() -> dict:
     """Every hookspec of the core and the built-in plugins, by name."""
     found = {}

@@ -67,7 +67,9 @@ def customer_count(client, headers) -> int:
 
 
 def customer_without_links(customer: dict) -> dict:
-    return {key: value for key, value in customer.items() if key != "links"}
+    """The customer as hooks see it: the answer without its links, and without
+    the ``insertId`` a create answer adds for EverShop's clients."""
+    return {key: value for key, value in customer.items() if key not in ("links", "insertId")}
 
 
 # --- the sample plugin: rewrite input ------------------------------------------
