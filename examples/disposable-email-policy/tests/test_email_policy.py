@@ -142,8 +142,11 @@ def test_a_changed_email_is_normalised(
         headers=customer_headers(customer),
     )
 
+    # A customer's own change waits for the new address to confirm it: the
+    # address it waits for is the normalised one.
     assert response.status_code == 200
-    assert response.get_json()["data"]["email"] == "new@gmail.com"
+    assert response.get_json()["data"]["pending_email"] == "new@gmail.com"
+    assert response.get_json()["data"]["email"] == "john@example.com"
 
 
 def test_a_second_tag_of_an_existing_account_is_a_conflict(service_app, service_client):
