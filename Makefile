@@ -41,11 +41,11 @@ run: migrate
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The whole suite, on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
-# pytest-xdist workers (each with databases of its own; a file's tests stay on
-# one worker). The suite keeps PostgreSQL, gunicorn and nginx busy beside
-# pytest, so on 2 cores one process was faster (30 min with 2 workers against
-# about 25 without): 0 runs it in-process; TEST_WORKERS=auto on a bigger machine.
-TEST_WORKERS ?= 0
+# pytest-xdist workers, one per core (each with databases of its own; a
+# file's tests stay on one worker, so its fixtures are made once). On 2 cores
+# the suite took 30 min with two workers and longer in one process, whose
+# progress pointed at 35 to 40; TEST_WORKERS=0 runs it in-process.
+TEST_WORKERS ?= auto
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
