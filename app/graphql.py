@@ -27,11 +27,12 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_
 
 from app.auth.guards import current_principal, require
 from app.db import as_utc
-from app.errors import AppError, BadRequest
+from app.errors import AppError, BadRequest, ValidationError
 from app.graphql_limits import Limits, query_limits_rule
 from app.http import (
     MAX_JSON_DEPTH,
     JSONTooDeep,
+    load,
     parse_json,
     read_json_body,
     refuse_unstorable_text,
@@ -135,6 +136,32 @@ def remember(info, scope: str, ids: Iterable[Hashable]) -> None:
     seen = info.context.setdefault("seen", {}).setdefault(scope, {})
     for item_id in ids:
         seen.setdefault(item_id, None)
+
+
+def parse_filters(filters, keys: dict, schema) -> tuple[dict, list[dict]]:
+    """GraphQL ``FilterInput``s -> (``schema``-validated list parameters,
+    ``currentFilters``). ``keys`` maps each ``(key, operation)`` a list takes
+    to the parameter it sets; page and limit are echoed even when defaulted."""
+    raw: dict = {}
+    current: list[dict] = []
+    for index, item in enumerate(filters or []):
+        key, operation, value = item["key"], item["operation"], item.get("value")
+        target = keys.get((key, operation))
+        if target is None:
+            known = sorted({k for k, _ in keys})
+            message = (
+                f"Filter {key!r} does not take the operation {operation!r}."
+                if key in known
+                else f"Unknown filter {key!r}; use one of: {', '.join(known)}."
+            )
+            raise ValidationError(message, [{"field": f"filters.{index}", "message": message}])
+        raw[target] = value
+        current.append({"key": key, "operation": operation, "value": value})
+    validated = load(schema, raw)
+    for key in ("page", "limit"):
+        if key not in raw:
+            current.append({"key": key, "operation": "eq", "value": str(validated[key])})
+    return validated, current
 
 
 def batched(info, key: str, scope: str, item_id: Hashable, load_many: Callable[[list], dict]):

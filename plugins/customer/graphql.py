@@ -8,9 +8,8 @@ import ariadne
 import sqlalchemy as sa
 
 from app.db import as_utc, db, parse_timestamp
-from app.errors import ValidationError
-from app.graphql import GraphQLContribution, batched, date_value, remember
-from app.http import load, parse_uuid
+from app.graphql import GraphQLContribution, batched, date_value, parse_filters, remember
+from app.http import parse_uuid
 from plugins.customer import metafields
 from plugins.customer.models import Customer, CustomerGroup
 from plugins.customer.presenter import fields, present_many
@@ -108,30 +107,6 @@ def _customers(info, rows) -> list[dict]:
     return items
 
 
-def parse_filters(filters) -> tuple[dict, list[dict]]:
-    """GraphQL ``FilterInput``s -> (validated query-builder filters, currentFilters)."""
-    raw: dict = {}
-    current: list[dict] = []
-    for index, item in enumerate(filters or []):
-        key, operation, value = item["key"], item["operation"], item.get("value")
-        target = FILTER_KEYS.get((key, operation))
-        if target is None:
-            known = sorted({k for k, _ in FILTER_KEYS})
-            message = (
-                f"Filter {key!r} does not take the operation {operation!r}."
-                if key in known
-                else f"Unknown filter {key!r}; use one of: {', '.join(known)}."
-            )
-            raise ValidationError(message, [{"field": f"filters.{index}", "message": message}])
-        raw[target] = value
-        current.append({"key": key, "operation": operation, "value": value})
-    validated = load(CustomerFilterSchema(), raw)
-    for key in ("page", "limit"):
-        if key not in raw:
-            current.append({"key": key, "operation": "eq", "value": str(validated[key])})
-    return validated, current
-
-
 customer_query = ariadne.QueryType()
 
 
@@ -146,7 +121,7 @@ def resolve_customer(_, info, id=None):
 
 @customer_query.field("customers")
 def resolve_customers(_, info, filters=None):
-    validated, current = parse_filters(filters)
+    validated, current = parse_filters(filters, FILTER_KEYS, CustomerFilterSchema())
     query = build_customer_query(validated)
     rows = db.session.scalars(query.statement).all()
     return {

@@ -8,9 +8,8 @@ import re
 
 import ariadne
 
-from app.errors import ValidationError
-from app.graphql import GraphQLContribution, batched, remember
-from app.http import load, parse_uuid
+from app.graphql import GraphQLContribution, batched, parse_filters, remember
+from app.http import parse_uuid
 from app.services import service
 from plugins.group.schemas import GroupListQuerySchema
 
@@ -54,30 +53,6 @@ def _shown(group: dict) -> dict:
     }
 
 
-def parse_filters(filters) -> tuple[dict, list[dict]]:
-    """``FilterInput``s -> (validated list parameters, currentFilters)."""
-    raw: dict = {}
-    current: list[dict] = []
-    for index, item in enumerate(filters or []):
-        key, operation, value = item["key"], item["operation"], item.get("value")
-        target = FILTER_KEYS.get((key, operation))
-        if target is None:
-            known = sorted({k for k, _ in FILTER_KEYS})
-            message = (
-                f"Filter {key!r} does not take the operation {operation!r}."
-                if key in known
-                else f"Unknown filter {key!r}; use one of: {', '.join(known)}."
-            )
-            raise ValidationError(message, [{"field": f"filters.{index}", "message": message}])
-        raw[target] = value
-        current.append({"key": key, "operation": operation, "value": value})
-    validated = load(GroupListQuerySchema(), raw)
-    for key in ("page", "limit"):
-        if key not in raw:
-            current.append({"key": key, "operation": "eq", "value": str(validated[key])})
-    return validated, current
-
-
 query = ariadne.QueryType()
 
 
@@ -99,7 +74,7 @@ def resolve_customer_group(_, info, id=None):
 
 @query.field("customerGroups")
 def resolve_customer_groups(_, info, filters=None):
-    validated, current = parse_filters(filters)
+    validated, current = parse_filters(filters, FILTER_KEYS, GroupListQuerySchema())
     found = service("customer_groups").page(validated)
     remember(info, "customer_group", (group["customer_group_id"] for group in found.items))
     return {
