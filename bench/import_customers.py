@@ -10,7 +10,7 @@ temporary folder; makes a fresh PostgreSQL database beside
 it; then times ``flask --app wsgi customers import FILE`` as an operator runs
 it (its own process, production settings). Then it checks the database holds
 every customer and address, imports the file a second time (every record
-unchanged) and records both times in ``bench/results/<date>-<commit>-import.json``.
+unchanged) and records both times in ``bench/results/<date>-<commit>-import-<format>.json``.
 """
 
 from __future__ import annotations
@@ -186,7 +186,9 @@ def main() -> None:
         "rows_after_first": found,
     }
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"{result['date']}-{result['commit']}-import.json"
+    # One file per variant, so the runs of a day do not overwrite each other.
+    variant = options.format + ("-hashes" if options.with_hashes else "")
+    target = RESULTS / f"{result['date']}-{result['commit']}-import-{variant}.json"
     target.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     log(f"results: {target.relative_to(ROOT)}")
