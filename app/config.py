@@ -331,8 +331,14 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
             "/"
         ),
         "RESET_PASSWORD_TOKEN_LIFETIME": _int(env, "RESET_PASSWORD_TOKEN_LIFETIME", 48 * 3600),
+        # Lists count at most this many matching rows (docs/api.md, "Counting"); 0: all.
+        "LIST_COUNT_LIMIT": _int(env, "LIST_COUNT_LIMIT", 10_000),
         **secret_values,
     }
+    if config["LIST_COUNT_LIMIT"] < 0:
+        raise ConfigError(
+            f"LIST_COUNT_LIMIT must not be negative, got {config['LIST_COUNT_LIMIT']}"
+        )
     if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
     for name, least in (("MAIL_TIMEOUT", 0.1), ("EVENTS_LEASE", 10)):

@@ -57,6 +57,12 @@ def main() -> None:
     parser.add_argument("--only", default="patch_customer,get_customer,graphql_customer")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--format",
+        choices=["flamegraph", "raw"],
+        default="flamegraph",
+        help="raw: collapsed stacks in a .txt, for counting where the samples fall",
+    )
     args = parser.parse_args()
     wrk, spy = ensure_wrk(), py_spy()
     base_db = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -82,7 +88,8 @@ def main() -> None:
                 script = lua_script(name, {**data, "run_id": secrets.token_hex(4)}, Path(tmp))
                 settle(base, database_url=database_url)
                 run_wrk(wrk, base, script, args.connections, 5)  # warm up
-                output = PROFILES / f"{name}-{commit}.svg"
+                suffix = ".svg" if args.format == "flamegraph" else ".txt"
+                output = PROFILES / f"{name}-{commit}{suffix}"
                 recorder = threading.Thread(
                     target=subprocess.run,
                     args=(
@@ -98,7 +105,7 @@ def main() -> None:
                             "--duration",
                             str(int(args.duration)),
                             "--format",
-                            "flamegraph",
+                            args.format,
                             "--output",
                             str(output),
                         ],

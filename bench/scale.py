@@ -2,11 +2,12 @@
 
     python bench/scale.py [--customers 1000000] [--duration 10]
 
-Seeds the customers (and one address each) with ``INSERT ... SELECT
+Seeds the customers (and two addresses each) with ``INSERT ... SELECT
 generate_series`` — realistic names and emails, one pre-computed bcrypt hash —
 then measures list-with-keyword, list-by-email, GraphQL ``customers`` page 1
-and page 500 (20 a page, with addresses) and GET by uuid with wrk, and records
-the query plans of the two list queries.
+and page 500 (20 a page, with addresses), GET by uuid and a customer's
+addresses with wrk, and records the query plans of the two list queries.
+``LIST_COUNT_LIMIT`` in the environment is passed to the service.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -165,6 +167,15 @@ def seed(url: str, count: int) -> None:
             FROM customer
             """
         )
+        # A second address each, not the default: 2 per customer in all.
+        conn.execute(
+            """
+            INSERT INTO customer_address (customer_id, full_name, address_1, city, country, postcode, is_default)
+            SELECT customer_id, full_name, (customer_id % 700 + 1) || ' Oak Ave', 'Shelbyville', 'US',
+                   lpad((customer_id % 88888)::text, 5, '0'), false
+            FROM customer
+            """
+        )
         conn.execute("VACUUM ANALYZE customer")
         conn.execute("VACUUM ANALYZE customer_address")
 
@@ -181,7 +192,7 @@ def graphql_page(page: int) -> str:
             "query": (
                 '{ customers(filters: [{key: "limit", operation: eq, value: "20"}, '
                 f'{{key: "page", operation: eq, value: "{page}"}}]) '
-                "{ total items { uuid email fullName group { groupName } addresses { uuid city isDefault } } } }"
+                "{ total totalExact hasMore items { uuid email fullName group { groupName } addresses { uuid city isDefault } } } }"
             )
         }
     )
@@ -224,6 +235,10 @@ def main() -> None:
     ):
         tmpdir = Path(tmp)
         env = service_env(url, free_port(), smtp, 2, 10)
+        # The lists' count limit (docs/api.md, "Counting"), as the service reads it.
+        count_limit = int(os.environ.get("LIST_COUNT_LIMIT", "10000"))
+        env["LIST_COUNT_LIMIT"] = str(count_limit)
+        result["list_count_limit"] = count_limit
         subprocess.run(
             [str(BIN / "flask"), "db", "upgrade"],
             cwd=ROOT,
@@ -275,6 +290,7 @@ def main() -> None:
                 "graphql_page_1": ("POST", "/api/admin/graphql", graphql_page(1)),
                 "graphql_page_500": ("POST", "/api/admin/graphql", graphql_page(500)),
                 "get_by_uuid": ("GET", f"/api/customers/{uuid}", None),
+                "customer_addresses": ("GET", f"/api/customers/{uuid}/addresses", None),
             }
             for name, (method, path, body) in scenarios.items():
                 script = scenario_script(tmpdir, name, method, path, token, body)
@@ -295,8 +311,9 @@ def main() -> None:
         result["plans"]["list_keyword_count"] = explain(
             url,
             f"""
-            SELECT count(*) FROM customer
-            WHERE lower(full_name) LIKE '%{keyword}%' OR lower(email) LIKE '%{keyword}%'""",
+            SELECT count(*) FROM (SELECT customer_id FROM customer
+            WHERE lower(full_name) LIKE '%{keyword}%' OR lower(email) LIKE '%{keyword}%'
+            LIMIT {count_limit + 1}) AS matching""",
         )
         result["plans"]["list_email"] = explain(
             url,
@@ -305,7 +322,8 @@ def main() -> None:
             ORDER BY customer_id DESC LIMIT 20""",
         )
     RESULTS.mkdir(exist_ok=True)
-    name = f"{dt.date.today().isoformat()}-{result['commit']}-scale.json"
+    variant = "" if count_limit == 10_000 else f"-count-limit-{count_limit}"
+    name = f"{dt.date.today().isoformat()}-{result['commit']}-scale{variant}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print("| query | req/s (16 conns) | p50 ms | p99 ms | p50 ms, 1 conn |")
     print("|---|---|---|---|---|")

@@ -303,12 +303,28 @@ def test_list_has_the_contract_shape(app, client, admin, auth):
     response = client.get("/api/customers", headers=admin)
 
     assert response.status_code == 200
-    assert response.json == {"data": {"items": [made], "total": 1, "currentPage": 1, "limit": 20}}
+    assert response.json == {
+        "data": {
+            "items": [made],
+            "total": 1,
+            "totalExact": True,
+            "hasMore": False,
+            "currentPage": 1,
+            "limit": 20,
+        }
+    }
     assert set(response.json["data"]["items"][0]) == CUSTOMER_FIELDS
 
 
 def test_list_of_no_customers_is_empty(app, client, admin):
-    assert listing(client, admin) == {"items": [], "total": 0, "currentPage": 1, "limit": 20}
+    assert listing(client, admin) == {
+        "items": [],
+        "total": 0,
+        "totalExact": True,
+        "hasMore": False,
+        "currentPage": 1,
+        "limit": 20,
+    }
 
 
 def test_list_defaults_to_20_per_page(app, client, admin, auth):
@@ -338,7 +354,14 @@ def test_list_page_past_the_end_is_empty(app, client, admin, auth):
 
     page = listing(client, admin, page=3, limit=2)
 
-    assert page == {"items": [], "total": 3, "currentPage": 3, "limit": 2}
+    assert page == {
+        "items": [],
+        "total": 3,
+        "totalExact": True,
+        "hasMore": False,
+        "currentPage": 3,
+        "limit": 2,
+    }
 
 
 def test_list_keyword_matches_name_or_email_in_any_case(app, client, admin, auth):

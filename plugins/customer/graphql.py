@@ -56,7 +56,11 @@ extend type Customer {
 type CustomerCollection {
   items: [Customer]
   currentPage: Int
+  "How many match: exact when totalExact, else an estimate or a lower bound."
   total: Int
+  totalExact: Boolean
+  "Whether a page follows this one."
+  hasMore: Boolean
   currentFilters: [FilterOutput]
 }
 
@@ -123,11 +127,13 @@ def resolve_customer(_, info, id=None):
 def resolve_customers(_, info, filters=None):
     validated, current = parse_filters(filters, FILTER_KEYS, CustomerFilterSchema())
     query = build_customer_query(validated)
-    rows = db.session.scalars(query.statement).all()
+    rows, counted = query.read()
     return {
         "items": _customers(info, rows),
         "currentPage": query.page,
-        "total": db.session.scalar(query.count),
+        "total": counted.total,
+        "totalExact": counted.exact,
+        "hasMore": counted.has_more,
         "currentFilters": current,
     }
 

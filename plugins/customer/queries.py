@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.emails import lookup_key
+from app.page_totals import read_page
 from plugins.customer.models import Customer, CustomerGroup
 
 ORDER_COLUMNS = {
@@ -20,9 +21,21 @@ ORDER_COLUMNS = {
 @dataclass(frozen=True)
 class CustomerPage:
     statement: sa.Select  # the page's customers, ordered, limited
-    count: sa.Select  # how many match, ignoring the page
+    matching: sa.Select  # every matching customer, unordered: what a total counts
+    filtered: bool  # any condition at all (an unfiltered total may be estimated)
     page: int
     limit: int
+
+    def read(self):
+        """The page's rows and its total (app/page_totals.py)."""
+        return read_page(
+            self.statement,
+            self.matching,
+            "customer",
+            filtered=self.filtered,
+            page=self.page,
+            limit=self.limit,
+        )
 
 
 def build_customer_query(filters: dict) -> CustomerPage:
@@ -91,5 +104,5 @@ def build_customer_query(filters: dict) -> CustomerPage:
         .limit(limit)
         .offset((page - 1) * limit)
     )
-    count = sa.select(sa.func.count()).select_from(Customer).where(*conditions)
-    return CustomerPage(statement, count, page, limit)
+    matching = sa.select(Customer.customer_id).where(*conditions)
+    return CustomerPage(statement, matching, bool(conditions), page, limit)

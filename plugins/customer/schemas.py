@@ -148,7 +148,15 @@ class CustomerWithAddressesSchema(CustomerSchema):
 
 class CustomerPageSchema(ma.Schema):
     items = fields.List(fields.Nested(CustomerSchema), required=True)
-    total = fields.Integer(required=True)
+    total = fields.Integer(
+        required=True,
+        metadata={
+            "description": "How many customers match: exact when totalExact, else an "
+            "estimate (unfiltered) or a lower bound (docs/api.md, Counting)."
+        },
+    )
+    totalExact = fields.Boolean(required=True)
+    hasMore = fields.Boolean(required=True, metadata={"description": "A page follows this one."})
     currentPage = fields.Integer(required=True)
     limit = fields.Integer(required=True)
 

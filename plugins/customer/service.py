@@ -114,11 +114,18 @@ def get_customer(customer_uuid: uuid.UUID) -> dict:
 
 
 def list_customers(filters: dict) -> dict:
-    """A page of customers matching the list filters, with the total count."""
+    """A page of customers matching the list filters, with its total
+    (docs/api.md, "Counting")."""
     query = build_customer_query(filters)
-    items = present_many(list(db.session.scalars(query.statement)))
-    total = db.session.scalar(query.count)
-    return {"items": items, "total": total, "currentPage": query.page, "limit": query.limit}
+    rows, counted = query.read()
+    return {
+        "items": present_many(rows),
+        "total": counted.total,
+        "totalExact": counted.exact,
+        "hasMore": counted.has_more,
+        "currentPage": query.page,
+        "limit": query.limit,
+    }
 
 
 # --- writes --------------------------------------------------------------------------

@@ -93,9 +93,10 @@ def test_customers_keyword_with_limit_returns_matching_customers_with_addresses(
 
 
 def test_customers_page_costs_the_same_number_of_statements_whatever_its_size(app, client, admin):
-    # Given: 50 customers in two groups, with two addresses each
+    # Given: 51 customers in two groups, with two addresses each, so that
+    # another page follows both pages asked for (each needs its total counted)
     wholesale = add_group(app, "Wholesale")
-    seed_customers(app, count=50, addresses_each=2, group_ids=(1, wholesale["customerGroupId"]))
+    seed_customers(app, count=51, addresses_each=2, group_ids=(1, wholesale["customerGroupId"]))
     query = """query($limit: ID) {
       customers(filters: [{key: "limit", operation: eq, value: $limit}]) {
         items { uuid group { groupName } addresses { uuid country { name } } }
