@@ -313,7 +313,7 @@ def main() -> None:
             f"""
             SELECT count(*) FROM (SELECT customer_id FROM customer
             WHERE lower(full_name) LIKE '%{keyword}%' OR lower(email) LIKE '%{keyword}%'
-            LIMIT {count_limit + 1}) AS matching""",
+            {f"LIMIT {count_limit + 1}" if count_limit else ""}) AS matching""",
         )
         result["plans"]["list_email"] = explain(
             url,
