@@ -180,19 +180,28 @@ class EntityFields:
 
     # --- output ------------------------------------------------------------------
 
-    def present(self, items: list[dict], metas: list[dict | None]) -> None:
+    def present(
+        self, items: list[dict], metas: list[dict | None], only: set[str] | None = None
+    ) -> None:
         """Set every plugin field on each of ``items`` (the API's dicts, in
         place), from ``metas`` (each item's ``meta_data``) or the plugins'
         ``load``, one call per field for all the items (and one read for what
-        those calls share, :func:`shared_load`)."""
+        those calls share, :func:`shared_load`). With ``only`` (field names),
+        a field with a ``load`` outside it is not loaded and not set."""
         token = _shared_loads.set({})
         try:
-            self._present(items, metas)
+            self._present(items, metas, only)
         finally:
             _shared_loads.reset(token)
 
-    def _present(self, items: list[dict], metas: list[dict | None]) -> None:
+    def graphql_selected(self, requested: frozenset[str]) -> set[str]:
+        """The names of the fields whose GraphQL name is in ``requested``."""
+        return {f.name for f in self.fields if f.graphql and f.camel_name in requested}
+
+    def _present(self, items: list[dict], metas: list[dict | None], only: set[str] | None) -> None:
         for field in self.fields:
+            if only is not None and not field.stored_in_meta and field.name not in only:
+                continue
             if field.stored_in_meta:
                 for item, meta in zip(items, metas, strict=True):
                     item[field.name] = ((meta or {}).get(field.plugin) or {}).get(

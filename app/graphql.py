@@ -23,7 +23,15 @@ from datetime import datetime
 import ariadne
 from ariadne.validation import cost_directive
 from flask import Blueprint, Flask, current_app, g, jsonify, request
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules, validate
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    parse,
+    specified_rules,
+    validate,
+)
 
 from app.auth.guards import current_principal, require
 from app.db import as_utc
@@ -136,6 +144,28 @@ def remember(info, scope: str, ids: Iterable[Hashable]) -> None:
     seen = info.context.setdefault("seen", {}).setdefault(scope, {})
     for item_id in ids:
         seen.setdefault(item_id, None)
+
+
+def requested_fields(info) -> frozenset[str]:
+    """Every field name the query selects, anywhere (its fragments included).
+
+    Enough to leave out work for a field no part of the query asks for, such
+    as a plugin field's load (docs/plugins.md); a name asked for on another
+    type only makes the work happen when it was not needed. Worked out once
+    per request."""
+    names = info.context.get("requested_fields")
+    if names is None:
+        found: set[str] = set()
+        pending = [info.operation.selection_set]
+        pending += [fragment.selection_set for fragment in info.fragments.values()]
+        while pending:
+            selection_set = pending.pop()
+            for node in selection_set.selections if selection_set else ():
+                if isinstance(node, FieldNode):
+                    found.add(node.name.value)
+                pending.append(getattr(node, "selection_set", None))
+        names = info.context["requested_fields"] = frozenset(found)
+    return names
 
 
 def parse_filters(filters, keys: dict, schema) -> tuple[dict, list[dict]]:

@@ -8,7 +8,14 @@ import ariadne
 import sqlalchemy as sa
 
 from app.db import as_utc, db, parse_timestamp
-from app.graphql import GraphQLContribution, batched, date_value, parse_filters, remember
+from app.graphql import (
+    GraphQLContribution,
+    batched,
+    date_value,
+    parse_filters,
+    remember,
+    requested_fields,
+)
 from app.http import parse_uuid
 from plugins.customer import metafields
 from plugins.customer.models import Customer, CustomerGroup
@@ -101,8 +108,9 @@ FILTER_KEYS = {
 
 def _customers(info, rows) -> list[dict]:
     """Customers as the API shows them (plugin fields included): the objects
-    the ``Customer`` resolvers read. Their groups load together later."""
-    items = present_many(rows)
+    the ``Customer`` resolvers read. Their groups load together later.
+    Plugin fields the query does not name are not loaded."""
+    items = present_many(rows, only=fields().graphql_selected(requested_fields(info)))
     # GraphQL's dates have milliseconds, which the API's text has not.
     for item, row in zip(items, rows, strict=True):
         item["created_moment"] = as_utc(row.created_at)

@@ -56,16 +56,18 @@ def account(row: Customer) -> dict:
     return _own(row)
 
 
-def present_many(rows: list[Customer]) -> list[dict]:
+def present_many(rows: list[Customer], only: set[str] | None = None) -> list[dict]:
     """Customers as the API shows them: never the password hash; ``meta_data``
-    is the store's metafields (the plugins' namespaces are their fields)."""
+    is the store's metafields (the plugins' namespaces are their fields).
+    ``only``: the plugin fields with a ``load`` to load (default all; GraphQL
+    loads those its query names)."""
     items = [_own(row) for row in rows]
     extra = fields()
     namespaces = extra.plugin_namespaces()
     for item, row in zip(items, rows, strict=True):
         item["meta_data"] = metafields.store_part(row.meta_data, namespaces)
     if extra:
-        extra.present(items, [row.meta_data for row in rows])
+        extra.present(items, [row.meta_data for row in rows], only)
     return items
 
 
