@@ -12,6 +12,7 @@ mode, where readers do not wait for the writer.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import logging
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql
@@ -88,6 +89,37 @@ def writing() -> Iterator[None]:
         yield
     finally:
         _writing.reset(token)
+
+
+# --- read requests without a transaction ------------------------------------------
+#
+# A read request on PostgreSQL runs its session's statements in autocommit:
+# under READ COMMITTED each statement of a transaction sees its own snapshot
+# anyway, so BEGIN and the closing ROLLBACK (two round trips of a GET's six)
+# bought nothing. transaction() turns the connection back before it writes;
+# connections taken outside the session (health, metrics, the outbox) are
+# not touched. docs/architecture.md, "Transactions".
+READ_ENDPOINTS = frozenset({"graphql.admin_graphql", "graphql.public_graphql"})
+
+
+def _read_request() -> bool:
+    return has_request_context() and (
+        request.method in ("GET", "HEAD") or request.endpoint in READ_ENDPOINTS
+    )
+
+
+@sa.event.listens_for(sa.orm.Session, "after_begin")
+def _reads_in_autocommit(session, transaction, connection):
+    if connection.dialect.name == "postgresql" and not _writing.get() and _read_request():
+        connection.connection.dbapi_connection.autocommit = True
+
+
+def end_autocommit(connection: sa.Connection) -> None:
+    """Make ``connection`` transactional again (a read request about to write):
+    its next statement begins a transaction."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql" and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
 
 
 @contextmanager
@@ -193,6 +225,13 @@ def is_disconnect(error: BaseException) -> bool:
 @sa.event.listens_for(sa.pool.Pool, "checkin")
 def _note_checkin(dbapi_connection, record):
     record.info["checked_in"] = time.monotonic()
+    # A read request's connection goes back transactional (_reads_in_autocommit).
+    if getattr(dbapi_connection, "autocommit", False) is True and not type(
+        dbapi_connection
+    ).__module__.startswith("sqlite3"):
+        # A broken connection refuses; the next checkout's ping discards it.
+        with contextlib.suppress(Exception):
+            dbapi_connection.autocommit = False
 
 
 @sa.event.listens_for(sa.pool.Pool, "checkout")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from app import events
-from app.db import db, is_unique_violation, writing
+from app.db import db, end_autocommit, is_unique_violation, writing
 from app.errors import AppError
 
 _DEPTH = "unit_of_work_depth"
@@ -60,7 +60,9 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
         # A read begun earlier took no write lock; start again with one.
         session.rollback()
     with writing():
-        session.connection()  # begins now, as a write transaction
+        # Begins now, as a write transaction; a read request's connection
+        # stops autocommitting (app.db, "read requests without a transaction").
+        end_autocommit(session.connection())
     session.info[_DEPTH] = 1
     # Isolated hooks called in the block run in savepoints (app.plugins).
     session.info["writing"] = True
