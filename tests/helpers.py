@@ -67,21 +67,27 @@ def assert_field_error(response, field: str, message: str) -> None:
     }
 
 
-def count_statements(app, send) -> tuple:
-    """The response of ``send()`` and the SQL statements run while it ran."""
-    statements: list[str] = []
+def watch_statements(app, send, note):
+    """The response of ``send()``; ``note(connection, sql)`` is called for
+    each SQL statement run meanwhile."""
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+        note(conn, statement)
 
     with app.app_context():
         engine = db.engine
         sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        response = send()
+        return send()
     finally:
         with app.app_context():
             sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def count_statements(app, send) -> tuple:
+    """The response of ``send()`` and the SQL statements run while it ran."""
+    statements: list[str] = []
+    response = watch_statements(app, send, lambda conn, sql: statements.append(sql))
     return response, statements
 
 

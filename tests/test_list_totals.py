@@ -29,6 +29,16 @@ def listing(client, admin, **params) -> dict:
     return response.json["data"]
 
 
+def graphql_page(client, admin, filters: list[dict]) -> dict:
+    response = client.post(
+        "/api/admin/graphql",
+        json={"query": GRAPHQL_PAGE, "variables": {"filters": filters}},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.json
+    return response.json["data"]["customers"]
+
+
 def totals(page: dict) -> tuple:
     return page["total"], page["totalExact"], page["hasMore"]
 
@@ -147,31 +157,19 @@ def test_graphql_customers_carry_total_exact_and_has_more(app, client, admin, au
         {"key": "limit", "operation": "eq", "value": "2"},
     ]
 
-    response = client.post(
-        "/api/admin/graphql",
-        json={"query": GRAPHQL_PAGE, "variables": {"filters": filters}},
-        headers=admin,
-    )
+    page = graphql_page(client, admin, filters)
 
-    assert response.status_code == 200, response.json
-    page = response.json["data"]["customers"]
     assert len(page["items"]) == 2
-    assert (page["total"], page["totalExact"], page["hasMore"]) == (3, False, True)
+    assert totals(page) == (3, False, True)
 
 
 def test_graphql_customers_last_page_has_no_more(client, admin, auth):
     make(auth, 3)
     filters = [{"key": "limit", "operation": "eq", "value": "5"}]
 
-    response = client.post(
-        "/api/admin/graphql",
-        json={"query": GRAPHQL_PAGE, "variables": {"filters": filters}},
-        headers=admin,
-    )
+    page = graphql_page(client, admin, filters)
 
-    assert response.status_code == 200, response.json
-    page = response.json["data"]["customers"]
-    assert (page["total"], page["totalExact"], page["hasMore"]) == (3, True, False)
+    assert totals(page) == (3, True, False)
 
 
 @pytest.mark.parametrize("value", ["-1", "many"])

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.db import db
 from app.transactions import transaction
 from plugins.customer.models import Customer
+from tests.helpers import watch_statements
 
 
 @pytest.fixture
@@ -27,18 +28,9 @@ def autocommit_of_statements(app, send) -> tuple:
     """The response of ``send()`` and, for each statement it ran through the
     session's engine, (SQL, whether its connection autocommitted)."""
     seen: list[tuple[str, bool]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, bool(conn.connection.dbapi_connection.autocommit)))
-
-    with app.app_context():
-        engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = send()
-    finally:
-        with app.app_context():
-            sa.event.remove(engine, "before_cursor_execute", record)
+    response = watch_statements(
+        app, send, lambda conn, sql: seen.append((sql, conn.connection.dbapi_connection.autocommit))
+    )
     return response, seen
 
 
