@@ -23,8 +23,9 @@ Names:
 * Errors: :class:`AppError` and its kinds, which reach the client as their
   status and message; :meth:`ValidationError.for_field` names a field.
 * Data: :data:`db` (your models subclass ``db.Model``), :func:`transaction`
-  and :func:`after_commit` (the unit of work), :func:`unit_of_work_state`,
-  :func:`emit` and :class:`Event`, :func:`utcnow`, :data:`JSONType`; a
+  and :func:`after_commit` (the unit of work), :func:`in_transaction`,
+  :func:`unit_of_work_state`, :func:`emit` and :class:`Event`,
+  :func:`utcnow`, :data:`JSONType`; a
   subscriber raises :class:`RetryLater` for an expected failure (retried,
   logged without a traceback).
 * Who acts: :func:`current_actor` (:class:`Actor`), :func:`acting_as_plugin`.
@@ -63,7 +64,7 @@ from app.mail import send as send_mail
 from app.plugins import HookContext, contributions, hookimpl, hooks, hookspec, plugin_manager
 from app.services import service
 from app.settings import Setting
-from app.transactions import after_commit, transaction, unit_of_work_state
+from app.transactions import after_commit, in_transaction, transaction, unit_of_work_state
 
 
 def find_customer(
@@ -134,6 +135,7 @@ __all__ = [
     "hookimpl",
     "hooks",
     "hookspec",
+    "in_transaction",
     "load",
     "read_json_body",
     "remember",

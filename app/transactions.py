@@ -97,6 +97,12 @@ def after_commit(callback: Callable[[], object]) -> None:
     session.info.setdefault(_AFTER, []).append(callback)
 
 
+def in_transaction() -> bool:
+    """Whether a :func:`transaction` block is open: inside one,
+    :func:`after_commit` and :func:`unit_of_work_state` may be called."""
+    return bool(db.session().info.get(_DEPTH))
+
+
 def unit_of_work_state(name: str) -> dict:
     """A dict of the current write, forgotten when it commits or rolls back:
     where a plugin keeps what one step of a write saw for a later step of the

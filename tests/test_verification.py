@@ -22,7 +22,7 @@ from app.db import db, utcnow
 from app.plugins import contributions
 from plugins.password.models import ResetPasswordToken
 from plugins.verification.models import EmailVerification, EmailVerificationToken
-from tests.helpers import event_names
+from tests.helpers import count_statements, event_names
 from tests.smtp import smtp_server, smtp_server_not_started  # noqa: F401 (fixtures)
 
 hookimpl = pluggy.HookimplMarker("evershop")
@@ -533,6 +533,24 @@ def test_admin_marks_an_email_verified(client, auth, events):
     assert response.status_code == 200
     assert response.json["data"]["email_verified"] is True
     assert event_names(events)[-2:] == ["customer_updated", "customer_email_verified"]
+
+
+def test_an_update_reads_the_verification_row_once(app, client, auth):
+    # The presentations before and after the change show the same row: the
+    # write keeps what it read (docs/plugins.md, "Fields").
+    customer = auth.create_customer(email=EMAIL, email_verified=True)
+    headers = auth.admin_headers()
+
+    response, statements = count_statements(
+        app,
+        lambda: client.patch(
+            f"/api/customers/{customer['uuid']}", json={"full_name": "Jane D"}, headers=headers
+        ),
+    )
+
+    assert response.status_code == 200
+    assert response.json["data"]["email_verified"] is True
+    assert sum("FROM customer_email_verification" in sql for sql in statements) == 1
 
 
 def test_admin_unmarks_an_email(client, auth):

@@ -35,7 +35,7 @@ from app.events import Event, emit
 from app.plugins import HookContext
 from app.ratelimit import account_allowed, count_for_account
 from app.services import service
-from app.transactions import transaction, unit_of_work_state
+from app.transactions import in_transaction, transaction, unit_of_work_state
 from plugins.verification import events
 from plugins.verification.mail import send_change_notice, send_link
 from plugins.verification.models import CHANGE, VERIFY, EmailVerification, EmailVerificationToken
@@ -69,12 +69,31 @@ def _customers():
     return service("customers")
 
 
+def _kept() -> dict | None:
+    """The rows this write has read or made, by customer id (``None`` for a
+    customer without one), so that the presentations before and after an
+    update read them once; ``None`` outside a write. Every change of a row goes
+    through :func:`_state`, which keeps what it makes, or :func:`_forget`."""
+    if not in_transaction():
+        return None
+    return unit_of_work_state("verification").setdefault("rows", {})
+
+
 def _state(customer_id: int, create: bool = False) -> EmailVerification | None:
     state = db.session.get(EmailVerification, customer_id)
     if state is None and create:
         state = EmailVerification(customer_id=customer_id)
         db.session.add(state)
+    kept = _kept()
+    if kept is not None and state is not None:
+        kept[customer_id] = state
     return state
+
+
+def _forget(customer_id: int) -> None:
+    kept = _kept()
+    if kept is not None:
+        kept.pop(customer_id, None)
 
 
 # --- the fields: email_verified and pending_email ------------------------------------
@@ -97,17 +116,26 @@ def load_pending(customers: list[dict]) -> dict:
 
 
 def _states(ids: list[int]) -> dict[int, EmailVerification]:
-    """The rows of ``ids``: one query for both fields of a presentation."""
-    if not ids:
-        return {}
+    """The rows of ``ids``: one query for both fields of a presentation, and
+    none for rows this write already holds."""
+    kept = _kept()
+    missing = [i for i in ids if kept is None or i not in kept]
+    if missing:
 
-    def read() -> dict[int, EmailVerification]:
-        rows = db.session.scalars(
-            sa.select(EmailVerification).where(EmailVerification.customer_id.in_(ids))
-        )
-        return {row.customer_id: row for row in rows}
+        def read() -> dict[int, EmailVerification]:
+            rows = db.session.scalars(
+                sa.select(EmailVerification).where(EmailVerification.customer_id.in_(missing))
+            )
+            return {row.customer_id: row for row in rows}
 
-    return shared_load(("verification", tuple(ids)), read)
+        found = shared_load(("verification", tuple(missing)), read)
+    else:
+        found = {}
+    if kept is None:
+        return found
+    for customer_id in missing:
+        kept[customer_id] = found.get(customer_id)
+    return {i: kept[i] for i in ids if kept[i] is not None}
 
 
 def save_verified(customer: dict, value: bool, context: HookContext) -> None:
@@ -389,3 +417,4 @@ def erase(customer: dict) -> None:
     db.session.execute(
         sa.delete(EmailVerification).where(EmailVerification.customer_id == customer["customer_id"])
     )
+    _forget(customer["customer_id"])
