@@ -28,16 +28,12 @@ from bench.run import (  # noqa: E402
     ROOT,
     commit_id,
     ensure_wrk,
-    free_port,
-    fresh_database,
-    gunicorn,
     log,
     lua_script,
+    migrated_service,
     prepare_data,
     run_wrk,
-    service_env,
     settle,
-    smtp_sink,
 )
 
 PROFILES = ROOT / "bench" / "profiles"
@@ -71,53 +67,43 @@ def main() -> None:
     commit = commit_id()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        fresh_database(base_db) as database_url,
-        smtp_sink() as smtp_port,
+        migrated_service(base_db, workers, 10) as (process, base, env, database_url),
     ):
-        env = service_env(database_url, free_port(), smtp_port, workers, 10)
-        subprocess.run(
-            [str(BIN / "flask"), "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        with gunicorn(env) as (process, base):
-            data = prepare_data(base, env)
-            for name in [s for s in args.only.split(",") if s]:
-                script = lua_script(name, {**data, "run_id": secrets.token_hex(4)}, Path(tmp))
-                settle(base, database_url=database_url)
-                run_wrk(wrk, base, script, args.connections, 5)  # warm up
-                suffix = ".svg" if args.format == "flamegraph" else ".txt"
-                output = PROFILES / f"{name}-{commit}{suffix}"
-                recorder = threading.Thread(
-                    target=subprocess.run,
-                    args=(
-                        [
-                            spy,
-                            "record",
-                            "--pid",
-                            str(process.pid),
-                            "--subprocesses",
-                            "--nonblocking",
-                            "--rate",
-                            "250",
-                            "--duration",
-                            str(int(args.duration)),
-                            "--format",
-                            args.format,
-                            "--output",
-                            str(output),
-                        ],
-                    ),
-                    kwargs={"capture_output": True},
-                )
-                recorder.start()
-                run = run_wrk(wrk, base, script, args.connections, args.duration)
-                recorder.join()
-                # Paths relative to the checkout: where it lives is nobody's business.
-                output.write_text(output.read_text().replace(f"{ROOT}/", ""))
-                log(f"{name} @{args.connections}: {run['rps']} req/s while profiled -> {output}")
+        data = prepare_data(base, env)
+        for name in [s for s in args.only.split(",") if s]:
+            script = lua_script(name, {**data, "run_id": secrets.token_hex(4)}, Path(tmp))
+            settle(base, database_url=database_url)
+            run_wrk(wrk, base, script, args.connections, 5)  # warm up
+            suffix = ".svg" if args.format == "flamegraph" else ".txt"
+            output = PROFILES / f"{name}-{commit}{suffix}"
+            recorder = threading.Thread(
+                target=subprocess.run,
+                args=(
+                    [
+                        spy,
+                        "record",
+                        "--pid",
+                        str(process.pid),
+                        "--subprocesses",
+                        "--nonblocking",
+                        "--rate",
+                        "250",
+                        "--duration",
+                        str(int(args.duration)),
+                        "--format",
+                        args.format,
+                        "--output",
+                        str(output),
+                    ],
+                ),
+                kwargs={"capture_output": True},
+            )
+            recorder.start()
+            run = run_wrk(wrk, base, script, args.connections, args.duration)
+            recorder.join()
+            # Paths relative to the checkout: where it lives is nobody's business.
+            output.write_text(output.read_text().replace(f"{ROOT}/", ""))
+            log(f"{name} @{args.connections}: {run['rps']} req/s while profiled -> {output}")
 
 
 if __name__ == "__main__":

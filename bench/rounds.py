@@ -28,7 +28,6 @@ import datetime as dt
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,24 +37,18 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.run import (  # noqa: E402 - after the path above
-    BIN,
     DEFAULT_DB,
     RESULTS,
-    ROOT,
     SCENARIOS,
     commit_id,
     ensure_wrk,
-    free_port,
-    fresh_database,
-    gunicorn,
     log,
     lua_script,
     machine,
+    migrated_service,
     prepare_data,
     run_wrk,
-    service_env,
     settle,
-    smtp_sink,
 )
 
 TABLES = ("customer", "customer_address", "event_outbox", "customer_event")
@@ -116,20 +109,9 @@ def rounds_for(variant: str, args, wrk: str, base_db: str, tmpdir: Path) -> dict
     settings = dict(item.split("=", 1) for item in words if "=" in item)
     workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
     bcrypt_rounds = int(os.environ.get("BCRYPT_ROUNDS", "10"))
-    with fresh_database(base_db) as database_url, smtp_sink() as smtp_port:
-        env = service_env(database_url, free_port(), smtp_port, workers, bcrypt_rounds)
-        env.update(settings)
-        subprocess.run(
-            [str(BIN / "flask"), "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        with (
-            gunicorn(env) as (process, base),
-            psycopg.connect(database_url, autocommit=True) as conn,
-        ):
+    with migrated_service(base_db, workers, bcrypt_rounds, settings) as service:
+        process, base, env, database_url = service
+        with psycopg.connect(database_url, autocommit=True) as conn:
             log(f"{variant}: service up at {base}; preparing data")
             data = prepare_data(base, env, customers=args.customers)
             script = lua_script(args.scenario, {**data, "run_id": secrets.token_hex(4)}, tmpdir)

@@ -186,6 +186,27 @@ def gunicorn(env: dict, app: str = "wsgi:app", ready_path: str = "/readyz"):
         errors.close()
 
 
+@contextmanager
+def migrated_service(base_db: str, workers: int, rounds: int, settings: dict | None = None):
+    """A fresh database beside ``base_db``, migrated, an SMTP sink, and gunicorn
+    serving the service on them with ``settings`` on top of the benchmark's;
+    yields ``(gunicorn process, base URL, environment, database URL)``."""
+    with fresh_database(base_db) as database_url, smtp_sink() as smtp_port:
+        env = {
+            **service_env(database_url, free_port(), smtp_port, workers, rounds),
+            **(settings or {}),
+        }
+        subprocess.run(
+            [str(BIN / "flask"), "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        with gunicorn(env) as (process, base):
+            yield process, base, env, database_url
+
+
 def call(base: str, method: str, path: str, body=None, token: str | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
@@ -510,21 +531,9 @@ def main() -> None:
         "scenarios": {},
         "ceilings": {},
     }
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        fresh_database(base_db) as database_url,
-        smtp_sink() as smtp_port,
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        env = service_env(database_url, free_port(), smtp_port, workers, rounds)
-        subprocess.run(
-            [str(BIN / "flask"), "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        with gunicorn(env) as (process, base):
+        with migrated_service(base_db, workers, rounds) as (process, base, env, database_url):
             log(f"service up at {base}; preparing data")
             data = prepare_data(base, env, customers=60 if args.smoke else 200)
             for name in wanted:
@@ -544,8 +553,9 @@ def main() -> None:
                 script = lua_script("get_customer", data, tmpdir)
                 result["memory"] = memory_run(wrk, base, script, process.pid, args.memory_requests)
 
-        # The framework ceiling under the same gunicorn settings.
-        ceiling_env = {**env, "PORT": str(free_port())}
+        # The framework ceiling under the same gunicorn settings (no event
+        # worker: the bare app has no events, and the service's database is gone).
+        ceiling_env = {**env, "PORT": str(free_port()), "EVENTS_WORKERS": "0"}
         result["ceilings"]["framework"] = {}
         with gunicorn(ceiling_env, app="bench.ceiling_app:app", ready_path="/ceiling") as (_, base):
             script = lua_script("ceiling", {"run_id": "c"}, tmpdir)
