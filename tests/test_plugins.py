@@ -758,3 +758,29 @@ def test_blocked_entry_point_plugin_is_not_loaded(make_app, site_dir):
     # then it is not loaded
     assert not app.extensions["plugins"].has_plugin("hello")
     assert app.test_client().get("/api/hello").status_code == 404
+
+
+def test_in_transaction_is_true_only_inside_a_transaction_block(app):
+    from app.plugin_api import in_transaction, transaction
+
+    with app.app_context():
+        before = in_transaction()
+        with transaction():
+            inside = in_transaction()
+            with transaction():
+                nested = in_transaction()
+            after_nested = in_transaction()
+        after = in_transaction()
+
+    assert (before, inside, nested, after_nested, after) == (False, True, True, True, False)
+
+
+def test_in_transaction_is_false_after_a_block_that_failed(app):
+    from app.plugin_api import in_transaction, transaction
+
+    with app.app_context():
+        with pytest.raises(RuntimeError), transaction():
+            raise RuntimeError("the write fails")
+        after = in_transaction()
+
+    assert after is False

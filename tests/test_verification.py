@@ -553,6 +553,37 @@ def test_an_update_reads_the_verification_row_once(app, client, auth):
     assert sum("FROM customer_email_verification" in sql for sql in statements) == 1
 
 
+def test_a_vetoed_email_change_leaves_nothing_pending_for_the_next_update(
+    client,
+    register_plugin,
+    smtp_server,  # noqa: F811
+):
+    # The verification plugin keeps the rows of a write for that write only:
+    # a veto after it recorded the pending change rolls all of it back.
+    from app.errors import Conflict
+
+    class Veto:
+        active = True
+
+        @hookimpl(trylast=True)
+        def customer_before_update(self, customer, data, context):
+            if self.active:
+                raise Conflict("Changes are paused.")
+
+    sign_up(client)
+    headers = bearer(client)
+    veto = register_plugin(Veto(), name="veto")
+    vetoed = client.patch("/api/customers/me", json={"email": NEW_EMAIL}, headers=headers)
+    veto.active = False
+
+    renamed = client.patch("/api/customers/me", json={"full_name": "Jane D"}, headers=headers)
+
+    assert vetoed.status_code == 409
+    assert renamed.status_code == 200
+    assert renamed.json["data"]["pending_email"] is None
+    assert renamed.json["data"]["email"] == EMAIL
+
+
 def test_admin_unmarks_an_email(client, auth):
     customer = auth.create_customer(email=EMAIL, email_verified=True)
 
