@@ -33,14 +33,14 @@ from bench.run import (  # noqa: E402
     DEFAULT_DB,
     RESULTS,
     SCENARIOS,
-    commit_id,
     ensure_wrk,
     log,
     lua_script,
-    machine,
     migrated_service,
     prepare_data,
+    result_header,
     run_wrk,
+    service_size,
 )
 
 
@@ -69,13 +69,9 @@ def main() -> None:
         parser.error(f"unknown scenarios {unknown}")
     wrk = ensure_wrk()
     base_db = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
-    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-    rounds = int(os.environ.get("BCRYPT_ROUNDS", "10"))
+    workers, rounds = service_size()
     result = {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        "commit": commit_id(),
-        "machine": machine(),
-        "command": "python bench/memory.py " + " ".join(sys.argv[1:]),
+        **result_header(),
         "scenarios": scenarios,
         "connections": args.connections,
         "samples": [],

@@ -40,14 +40,14 @@ from bench.run import (  # noqa: E402 - after the path above
     DEFAULT_DB,
     RESULTS,
     SCENARIOS,
-    commit_id,
     ensure_wrk,
     log,
     lua_script,
-    machine,
     migrated_service,
     prepare_data,
+    result_header,
     run_wrk,
+    service_size,
     settle,
 )
 
@@ -107,8 +107,7 @@ def rounds_for(variant: str, args, wrk: str, base_db: str, tmpdir: Path) -> dict
     # PostgreSQL with autovacuum off.
     vacuum = "vacuum" in words
     settings = dict(item.split("=", 1) for item in words if "=" in item)
-    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-    bcrypt_rounds = int(os.environ.get("BCRYPT_ROUNDS", "10"))
+    workers, bcrypt_rounds = service_size()
     with migrated_service(base_db, workers, bcrypt_rounds, settings) as service:
         process, base, env, database_url = service
         with psycopg.connect(database_url, autocommit=True) as conn:
@@ -208,10 +207,7 @@ def main() -> None:
     wrk = ensure_wrk()
     base_db = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     result = {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        "commit": commit_id(),
-        "machine": machine(),
-        "command": "python bench/rounds.py " + " ".join(sys.argv[1:]),
+        **result_header(),
         "scenario": args.scenario,
         "connections": args.connections,
         "duration_s": args.duration,

@@ -448,6 +448,23 @@ def machine() -> dict:
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def service_size() -> tuple[int, int]:
+    """Web workers (``WEB_CONCURRENCY``, default 2) and bcrypt cost
+    (``BCRYPT_ROUNDS``, default 10) of the service a benchmark starts."""
+    return int(os.environ.get("WEB_CONCURRENCY", "2")), int(os.environ.get("BCRYPT_ROUNDS", "10"))
+
+
+def result_header() -> dict:
+    """What every results file starts with: when, which commit, which
+    machine, and the command that made it."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "commit": commit_id(),
+        "machine": machine(),
+        "command": " ".join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+    }
+
+
 def table(result: dict) -> str:
     ceilings = result["ceilings"]
     lines = [
@@ -515,16 +532,13 @@ def main() -> None:
     args = parser.parse_args()
     duration = 1.0 if args.smoke else args.duration
     connections = [int(c) for c in args.connections.split(",")]
-    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-    rounds = int(os.environ.get("BCRYPT_ROUNDS", "10"))
+    workers, rounds = service_size()
     wanted = [s for s in args.only.split(",") if s] or list(SCENARIOS)
     wrk = ensure_wrk()
     base_db = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
 
     result = {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        "commit": commit_id(),
-        "machine": machine(),
+        **result_header(),
         "workers": workers,
         "bcrypt_rounds": rounds,
         "duration_s": duration,
