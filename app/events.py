@@ -60,6 +60,7 @@ from app.db import (
     utcnow,
     write_connection,
 )
+from app.deferred_inserts import insert_later
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,19 @@ class Event:
     sequence: int = 0  # grows with the order of commits (see the module's docstring)
 
 
+def _outbox_row(name: str, payload: dict, now: datetime, expires: datetime) -> dict:
+    return {
+        "uuid": new_uuid(),
+        "name": name,
+        "payload": payload,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "delivered_to": [],
+        "created_at": now,
+        "expires_at": expires,
+    }
+
+
 def emit(name: str | EventType, payload: dict) -> None:
     """Add an event to the current transaction; it commits or rolls back with it.
 
@@ -145,17 +159,18 @@ def emit(name: str | EventType, payload: dict) -> None:
     object as the API shows it: never put a password hash in it. The
     ``event_emitted`` hooks run right away, in the same transaction, so that
     what they write commits or rolls back with the change.
+
+    The outbox row is sent with the commit (app.deferred_inserts), or before
+    the transaction's next statement.
     """
     now = utcnow()
-    event = EventOutbox(
-        name=str(name),
-        payload=payload,
-        created_at=now,
-        next_attempt_at=now,
-        expires_at=now + timedelta(seconds=current_app.config["EVENTS_MAX_AGE"]),
+    expires = now + timedelta(seconds=current_app.config["EVENTS_MAX_AGE"])
+    insert_later(
+        db.session.connection(),
+        _table(),
+        [_outbox_row(str(name), payload, now, expires)],
+        returning="event_outbox_id",
     )
-    db.session.add(event)
-    db.session.info.setdefault("emitted_events", []).append(event)
     current_app.extensions["plugins"].hook.event_emitted(name=str(name), payload=payload)
 
 
@@ -175,26 +190,8 @@ def emit_many(name: str | EventType, payloads: list[dict], connection: sa.Connec
     insert_rows(
         connection,
         _table(),
-        [
-            {
-                "uuid": new_uuid(),
-                "name": str(name),
-                "payload": payload,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "delivered_to": [],
-                "created_at": now,
-                "expires_at": expires,
-            }
-            for payload in payloads
-        ],
+        [_outbox_row(str(name), payload, now, expires) for payload in payloads],
     )
-
-
-def take_emitted(session) -> list[int]:
-    """The ids of the events emitted in the session's transaction (and forget
-    them). Call it after the last flush and before the commit, which expires them."""
-    return [event.event_outbox_id for event in session.info.pop("emitted_events", [])]
 
 
 # --- subscribers ----------------------------------------------------------------

@@ -24,7 +24,8 @@ Names:
   status and message; :meth:`ValidationError.for_field` names a field.
 * Data: :data:`db` (your models subclass ``db.Model``), :func:`transaction`
   and :func:`after_commit` (the unit of work), :func:`in_transaction`,
-  :func:`unit_of_work_state`, :func:`emit` and :class:`Event`,
+  :func:`unit_of_work_state`, :func:`insert_later` (rows sent with the
+  commit), :func:`emit` and :class:`Event`,
   :func:`utcnow`, :data:`JSONType`; a
   subscriber raises :class:`RetryLater` for an expected failure (retried,
   logged without a traceback).
@@ -41,6 +42,7 @@ import uuid
 
 from flask import current_app
 
+from app import deferred_inserts
 from app.actors import Actor, acting_as_plugin, current_actor
 from app.auth.guards import Principal, allow, current_principal, hook_context
 from app.db import JSONType, db, utcnow
@@ -81,6 +83,28 @@ def find_customer(
         except ValueError:
             return None
     return service("customers").find(customer_uuid, customer_id=customer_id, email=email)
+
+
+def insert_later(model, rows: list[dict]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``model``'s table in the
+    current write, at the latest with its commit (docs/plugins.md, "Records of
+    a write"): on PostgreSQL they travel with the ``COMMIT`` instead of taking
+    a round trip of their own.
+
+    They behave as if inserted at once: the write's next statement sends them
+    first, a rollback drops them, and the database refusing one fails the
+    write. Give every column with a Python-side default (a ``uuid``); the
+    others take their server default. Must be called inside
+    :func:`transaction`. For a row the write reads back or whose generated id
+    it needs, add it to ``db.session`` instead.
+
+    :param model: a model class (``db.Model``) or a ``Table``.
+    :param rows: the rows, as ``{column name: value}``.
+    """
+    if not in_transaction():
+        raise RuntimeError("insert_later() outside a transaction() block")
+    table = getattr(model, "__table__", model)
+    deferred_inserts.insert_later(db.session.connection(), table, rows)
 
 
 def declared_events(*plugins: str) -> list[EventType]:
@@ -136,6 +160,7 @@ __all__ = [
     "hooks",
     "hookspec",
     "in_transaction",
+    "insert_later",
     "load",
     "read_json_body",
     "remember",

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from app import events
+from app import deferred_inserts, events
 from app.db import db, end_autocommit, is_unique_violation, writing
 from app.errors import AppError
 
@@ -69,13 +69,12 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
     try:
         yield session
         session.flush()
-        emitted = events.take_emitted(session)
         callbacks = session.info.pop(_AFTER, [])
         session.info.pop(_STATE, None)
+        emitted = _commit(session.connection())
         session.commit()
     except BaseException as error:
         session.rollback()
-        session.info.pop("emitted_events", None)
         session.info.pop(_AFTER, None)
         session.info.pop(_STATE, None)
         _replace_unique_violation(error, unique)
@@ -86,6 +85,13 @@ def transaction(unique: dict[str, AppError] | None = None) -> Iterator[sa.orm.Se
     events.dispatcher().committed(emitted)
     for callback in callbacks:
         callback()
+
+
+def _commit(connection: sa.Connection) -> list[int]:
+    """Send the rows held for the commit with the COMMIT (app.deferred_inserts);
+    return the ids of the events the transaction emitted."""
+    deferred_inserts.commit(connection)
+    return deferred_inserts.take_returned(connection)
 
 
 def after_commit(callback: Callable[[], object]) -> None:

@@ -3,9 +3,11 @@ reading answers the same way everywhere."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
+import tempfile
 import time
 
 import jwt
@@ -82,6 +84,56 @@ def watch_statements(app, send, note):
     finally:
         with app.app_context():
             sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def wire_messages(app, send) -> tuple:
+    """The response of ``send()`` and the protocol messages that went between
+    the service and PostgreSQL meanwhile, as libpq traces them: ``(direction,
+    message, text)``, ``"F"`` from the service, ``"B"`` from the server. Each
+    ``ReadyForQuery`` ends one round trip, whatever SQLAlchemy saw."""
+    from psycopg import pq
+
+    traces: dict[int, object] = {}
+    messages: list[tuple[str, str, str]] = []
+    with contextlib.ExitStack() as files:
+
+        def checkout(dbapi_connection, record, proxy):
+            if id(dbapi_connection) not in traces:
+                traces[id(dbapi_connection)] = files.enter_context(tempfile.TemporaryFile())
+            dbapi_connection.pgconn.trace(traces[id(dbapi_connection)].fileno())
+            dbapi_connection.pgconn.set_trace_flags(
+                pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE
+            )
+
+        def checkin(dbapi_connection, record):
+            if dbapi_connection is not None and id(dbapi_connection) in traces:
+                dbapi_connection.pgconn.untrace()
+
+        with app.app_context():
+            pool = db.engine.pool
+        sa.event.listen(pool, "checkout", checkout)
+        sa.event.listen(pool, "checkin", checkin)
+        try:
+            response = send()
+        finally:
+            sa.event.remove(pool, "checkout", checkout)
+            sa.event.remove(pool, "checkin", checkin)
+        for trace in traces.values():
+            trace.seek(0)
+            for line in trace.read().decode().splitlines():
+                if line.count("\t") < 2 and messages:
+                    # A message's text (a query with newlines) runs over several lines.
+                    direction, message, text = messages.pop()
+                    messages.append((direction, message, f"{text}\n{line}"))
+                    continue
+                direction, _length, message, *text = line.split("\t")
+                messages.append((direction, message, "\t".join(text).strip()))
+    return response, messages
+
+
+def round_trips(messages) -> int:
+    """How many times the service waited for PostgreSQL (``wire_messages``)."""
+    return sum(1 for direction, message, _ in messages if message == "ReadyForQuery")
 
 
 def count_statements(app, send) -> tuple:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from app.actors import current_actor
 from app.db import db, format_timestamp, new_uuid, utcnow
+from app.deferred_inserts import insert_later
 from app.errors import NotFound
 from app.events import emit
 from app.plugins import hooks
@@ -129,7 +130,8 @@ def record(name: str, payload: dict) -> None:
         )
     if changed is not None:
         unit_of_work_state("timeline-updates")[subjects[0]] = (rows[0]["uuid"], details)
-    db.session.execute(sa.insert(CustomerEvent), rows)
+    # Sent with the commit: nothing in the write reads the entry back.
+    insert_later(db.session.connection(), CustomerEvent.__table__, rows)
 
 
 # --- notes ------------------------------------------------------------------------------

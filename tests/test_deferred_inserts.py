@@ -1,0 +1,265 @@
+"""Rows a write inserts without reading them back (the outbox row, the
+timeline entry) travel with its COMMIT on PostgreSQL, and behave as if they
+had been inserted at once (docs/architecture.md, "Inserts sent with the
+commit")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from app.db import db
+from app.deferred_inserts import insert_later
+from app.events import emit
+from app.transactions import transaction
+from plugins.customer.models import Customer
+from plugins.timeline.models import CustomerEvent
+from tests.helpers import event_names, query, round_trips, wire_messages
+
+NOTE = "customer_note_added"
+
+
+@pytest.fixture
+def postgresql_only(backend):
+    if backend != "postgresql":
+        pytest.skip("SQLite inserts held rows at once")
+
+
+def queries(messages) -> list[str]:
+    """The simple-protocol messages the service sent (BEGIN, COMMIT, batches)."""
+    return [text for direction, message, text in messages if (direction, message) == ("F", "Query")]
+
+
+def outbox_count(app) -> int:
+    return query(app, "SELECT count(*) FROM event_outbox")[0][0]
+
+
+# --- on the wire -------------------------------------------------------------------------
+
+
+def test_a_patch_sends_its_event_and_timeline_rows_with_the_commit(
+    app, client, auth, postgresql_only
+):
+    customer = auth.create_customer()
+    headers = auth.admin_headers()
+
+    response, messages = wire_messages(
+        app,
+        lambda: client.patch(
+            f"/api/customers/{customer['uuid']}", json={"full_name": "Jane D"}, headers=headers
+        ),
+    )
+
+    assert response.status_code == 200, response.json
+    # BEGIN, the admin, the customer, its verification row, the UPDATE, and
+    # one message with both inserts and the COMMIT.
+    assert round_trips(messages) == 6
+    last = queries(messages)[-1]
+    assert last.startswith('"INSERT INTO event_outbox ')
+    assert "INSERT INTO customer_event " in last
+    assert last.endswith('COMMIT"')
+
+
+def test_creating_an_address_sends_its_event_with_the_commit(app, client, auth, postgresql_only):
+    customer = auth.create_customer()
+    headers = auth.admin_headers()
+    address = {
+        "full_name": "Jane Doe",
+        "telephone": "5550100",
+        "address_1": "1 Main St",
+        "city": "Springfield",
+        "country": "US",
+        "province": "US-IL",
+        "postcode": "62701",
+    }
+
+    response, messages = wire_messages(
+        app,
+        lambda: client.post(
+            f"/api/customers/{customer['uuid']}/addresses", json=address, headers=headers
+        ),
+    )
+
+    assert response.status_code == 201, response.json
+    sent_alone = [text for _, message, text in messages if "INSERT INTO event_outbox" in text]
+    assert len(sent_alone) == 1
+    assert sent_alone[0].endswith('COMMIT"')
+
+
+# --- as if inserted at once --------------------------------------------------------------
+
+
+def test_a_held_row_is_seen_by_the_next_statement_of_the_same_write(app):
+    with app.app_context():
+        with transaction():
+            emit(NOTE, {"customer_id": None})
+            seen = db.session.scalar(sa.text("SELECT count(*) FROM event_outbox"))
+        db.session.remove()
+
+    assert seen == 1
+    assert outbox_count(app) == 1
+
+
+def test_a_write_that_fails_leaves_no_held_row_behind(app, events):
+    with app.app_context():
+        with pytest.raises(RuntimeError), transaction():
+            emit(NOTE, {"n": 1})
+            raise RuntimeError("the write fails")
+        # The same session, and so the same connection, writes again.
+        with transaction():
+            emit(NOTE, {"n": 2})
+        db.session.remove()
+
+    assert [payload for _, payload in events()] == [{"n": 2}]
+
+
+def test_rows_held_inside_a_rolled_back_savepoint_are_not_written(app, events):
+    with app.app_context():
+        with transaction() as session:
+            emit(NOTE, {"n": 1})
+            savepoint = session.begin_nested()
+            emit(NOTE, {"n": 2})
+            savepoint.rollback()
+            emit(NOTE, {"n": 3})
+        db.session.remove()
+
+    assert [payload for _, payload in events()] == [{"n": 1}, {"n": 3}]
+
+
+def test_a_session_committed_outside_a_transaction_block_still_writes_held_rows(app, events):
+    with app.app_context():
+        emit(NOTE, {"n": 1})
+        db.session.commit()
+        db.session.remove()
+
+    assert event_names(events) == [NOTE]
+
+
+def test_values_reach_the_database_exactly_as_given(app, events):
+    # Bound on the client on PostgreSQL: quotes, backslashes, percent signs,
+    # placeholders and non-ASCII text must come back unchanged.
+    payload = {
+        "text": "O'Brien \\ 100% %s %(x)s $1 ; COMMIT; -- é ✓ 𝄞",
+        "nested": {"list": [1, 2.5, None, True], "empty": ""},
+    }
+
+    with app.app_context():
+        with transaction():
+            emit(NOTE, payload)
+        db.session.remove()
+
+    assert events() == [(NOTE, payload)]
+
+
+def test_a_held_row_the_database_refuses_fails_the_write_and_keeps_nothing(app, auth):
+    customer = auth.create_customer()
+    events_before = outbox_count(app)
+    entry = {
+        "uuid": uuid.uuid4(),
+        "customer_id": 2_000_000_000,  # no such customer: the foreign key refuses it
+        "event": NOTE,
+        "actor_type": "system",
+        "actor_id": None,
+        "details": {},
+        "created_at": datetime.now(UTC),
+    }
+
+    with app.app_context():
+        with pytest.raises(sa.exc.IntegrityError), transaction():
+            db.session.execute(
+                sa.update(Customer)
+                .where(Customer.uuid == uuid.UUID(customer["uuid"]))
+                .values(full_name="Changed")
+            )
+            emit(NOTE, {"n": 1})
+            insert_later(db.session.connection(), CustomerEvent.__table__, [entry])
+        # The connection goes on working.
+        still = db.session.scalar(sa.text("SELECT count(*) FROM customer"))
+        db.session.remove()
+
+    assert still == 1
+    assert query(app, "SELECT full_name FROM customer") == [(customer["full_name"],)]
+    assert outbox_count(app) == events_before
+
+
+def test_an_error_in_the_commit_message_shows_no_value(app, postgresql_only):
+    # Values are bound on the client; like the engine's hide_parameters, the
+    # error names the statements with placeholders only.
+    entry = {
+        "uuid": uuid.uuid4(),
+        "customer_id": 2_000_000_000,
+        "event": NOTE,
+        "actor_type": "system",
+        "actor_id": "jane.doe@example.com",
+        "details": {},
+        "created_at": datetime.now(UTC),
+    }
+
+    with app.app_context():
+        with pytest.raises(sa.exc.IntegrityError) as refused, transaction():
+            insert_later(db.session.connection(), CustomerEvent.__table__, [entry])
+        db.session.remove()
+
+    message = str(refused.value)
+    assert "INSERT INTO customer_event" in message
+    assert "jane.doe@example.com" not in message
+    assert str(entry["uuid"]) not in message
+
+
+# --- what insert_later accepts -----------------------------------------------------------
+
+
+def test_insert_later_refuses_rows_that_leave_out_a_python_side_default(app):
+    with app.app_context():
+        with pytest.raises(ValueError, match="uuid"), transaction():
+            insert_later(
+                db.session.connection(),
+                CustomerEvent.__table__,
+                [{"customer_id": 1, "event": NOTE, "actor_type": "system", "details": {}}],
+            )
+        db.session.remove()
+
+
+def test_insert_later_refuses_a_column_the_table_does_not_have(app):
+    with app.app_context():
+        with pytest.raises(ValueError, match="no column colour"), transaction():
+            insert_later(db.session.connection(), CustomerEvent.__table__, [{"colour": "red"}])
+        db.session.remove()
+
+
+# --- for plugins ---------------------------------------------------------------------------
+
+
+def test_a_plugin_holds_rows_through_the_public_api(app, auth):
+    from app.plugin_api import insert_later as plugin_insert_later
+
+    auth.create_customer()
+    entry = {
+        "uuid": uuid.uuid4(),
+        "customer_id": query(app, "SELECT customer_id FROM customer")[0][0],
+        "event": "loyalty_points_awarded",
+        "actor_type": "plugin",
+        "actor_id": "loyalty",
+        "details": {"points": 10},
+        "created_at": datetime.now(UTC),
+    }
+
+    with app.app_context():
+        with transaction():
+            plugin_insert_later(CustomerEvent, [entry])
+        db.session.remove()
+
+    rows = query(
+        app, "SELECT event, actor_id FROM customer_event WHERE event = :e", e=entry["event"]
+    )
+    assert rows == [("loyalty_points_awarded", "loyalty")]
+
+
+def test_the_public_insert_later_refuses_to_run_outside_a_write(app):
+    from app.plugin_api import insert_later as plugin_insert_later
+
+    with app.app_context(), pytest.raises(RuntimeError, match="outside a transaction"):
+        plugin_insert_later(CustomerEvent, [{"uuid": uuid.uuid4()}])
