@@ -350,6 +350,25 @@ def _record(owner: str, delivered: list[int], failed: list[tuple], released: lis
             )
 
 
+# What the subscribers of the batch being delivered share (delivery_batch_state).
+_batch_state: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "delivery_batch_state", default=None
+)
+
+
+def delivery_batch_state(name: str) -> dict:
+    """A dict shared by the deliveries of one batch (the events a process
+    claims together: 100 at most, ``flask events run --batch``), forgotten
+    when the batch ends: where a subscriber keeps what it would otherwise
+    read again for every event (the webhook plugin's enabled endpoints).
+    What it keeps may be as old as the batch, a second or so. Outside a
+    batch, a new dict each call. Name it after your plugin."""
+    state = _batch_state.get()
+    if state is None:
+        return {}
+    return state.setdefault(name, {})
+
+
 def deliver_batch(event_ids: list[int] | None = None, limit: int = 100) -> dict[int, bool]:
     """Claim, deliver and record up to ``limit`` due events (among
     ``event_ids`` when given) that no other process holds.
@@ -369,16 +388,20 @@ def deliver_batch(event_ids: list[int] | None = None, limit: int = 100) -> dict[
     delivered: list[int] = []
     failed: list[tuple] = []
     released: list[int] = []
-    for row in rows:
-        if time.monotonic() > deadline:
-            released.append(row.event_outbox_id)  # the lease is running out: not ours to start
-            continue
-        done, errors = _deliver_row(row)
-        outcome[row.event_outbox_id] = not errors
-        if errors:
-            failed.append((row, done, errors))
-        else:
-            delivered.append(row.event_outbox_id)
+    state = _batch_state.set({})
+    try:
+        for row in rows:
+            if time.monotonic() > deadline:
+                released.append(row.event_outbox_id)  # the lease is running out: not ours to start
+                continue
+            done, errors = _deliver_row(row)
+            outcome[row.event_outbox_id] = not errors
+            if errors:
+                failed.append((row, done, errors))
+            else:
+                delivered.append(row.event_outbox_id)
+    finally:
+        _batch_state.reset(state)
     _record(owner, delivered, failed, released)
     return outcome
 

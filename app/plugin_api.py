@@ -28,7 +28,8 @@ Names:
   commit), :func:`emit` and :class:`Event`,
   :func:`utcnow`, :data:`JSONType`; a
   subscriber raises :class:`RetryLater` for an expected failure (retried,
-  logged without a traceback).
+  logged without a traceback) and keeps what every event of a batch shares
+  in :func:`delivery_batch_state`.
 * Who acts: :func:`current_actor` (:class:`Actor`), :func:`acting_as_plugin`.
 * Other plugins: :func:`service`, :func:`find_customer`,
   :func:`declared_events` (the events plugins declare, to subscribe to them).
@@ -57,7 +58,7 @@ from app.errors import (
     Unauthorized,
     ValidationError,
 )
-from app.events import Event, EventType, RetryLater, emit
+from app.events import Event, EventType, RetryLater, delivery_batch_state, emit
 from app.graphql import GraphQLContribution, batched, date_value, remember
 from app.http import Blueprint, load, read_json_body
 from app.mail import OutgoingMail
@@ -153,6 +154,7 @@ __all__ = [
     "date_value",
     "db",
     "declared_events",
+    "delivery_batch_state",
     "emit",
     "find_customer",
     "hook_context",

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from tests.helpers import count_statements
 from tests.webhook_receiver import (  # noqa: F401 (fixtures)
     Answer,
     another_receiver,
@@ -565,3 +566,49 @@ def test_a_certificate_for_another_host_fails_the_delivery(make_app, tmp_path):
     assert failed["success"] is False
     assert "CERTIFICATE_VERIFY_FAILED" in failed["error"]
     assert "localhost" in failed["error"]
+
+
+def test_a_batch_reads_the_enabled_endpoints_once_and_the_next_batch_again(
+    client, auth, app, receiver
+):
+    # Given an endpoint and three events waiting to be fanned out
+    register(client, auth.admin_headers(), receiver.url(), ["customer_registered"])
+    for number in range(3):
+        auth.create_customer(email=f"customer{number}@example.com")
+
+    # When one batch fans them out, and the next batch has two new events too
+    _, first = count_statements(app, lambda: run_events(app))
+    for number in range(3, 5):
+        auth.create_customer(email=f"customer{number}@example.com")
+    _, second = count_statements(app, lambda: run_events(app))
+    run_events(app)
+
+    # Then each batch read the list of endpoints once
+    reads_of_the_list = "ORDER BY webhook_endpoint.webhook_endpoint_id"
+    assert sum(reads_of_the_list in sql for sql in first) == 1
+    assert sum(reads_of_the_list in sql for sql in second) == 1
+    # And every event reached the receiver
+    assert len(receiver.requests) == 5
+
+
+def test_an_endpoint_registered_between_batches_gets_the_next_batch_events(
+    client, auth, app, receiver
+):
+    auth.create_customer(email="before@example.com")
+    run_events(app)  # fanned out to nobody
+
+    register(client, auth.admin_headers(), receiver.url(), ["customer_registered"])
+    auth.create_customer(email="after@example.com")
+    run_events(app, rounds=2)
+
+    assert [request.json["data"]["email"] for request in receiver.requests] == ["after@example.com"]
+
+
+def test_delivery_batch_state_outside_a_batch_keeps_nothing(app):
+    from app.plugin_api import delivery_batch_state
+
+    with app.app_context():
+        delivery_batch_state("loyalty")["seen"] = True
+        again = delivery_batch_state("loyalty")
+
+    assert again == {}

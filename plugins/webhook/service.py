@@ -28,7 +28,7 @@ from flask import current_app
 from app import metrics
 from app.db import as_utc, db, format_timestamp, utcnow
 from app.errors import Conflict, NotFound, ValidationError
-from app.events import Event, RetryLater, emit
+from app.events import Event, RetryLater, delivery_batch_state, emit
 from app.transactions import transaction
 from plugins.webhook import addresses, sending
 from plugins.webhook.events import (
@@ -197,7 +197,7 @@ def ping(endpoint_uuid: uuid.UUID) -> dict:
         emit(
             WEBHOOK_DELIVERY_REQUESTED,
             _delivery_request(
-                endpoint, event_id, PING, None, utcnow(), {"endpoint_uuid": str(endpoint.uuid)}
+                endpoint.uuid, event_id, PING, None, utcnow(), {"endpoint_uuid": str(endpoint.uuid)}
             ),
         )
     return {"event_id": event_id, "event_name": PING, "endpoint_uuid": str(endpoint_uuid)}
@@ -253,9 +253,9 @@ def subscriptions() -> dict:
     return cache["subscriptions"]
 
 
-def _delivery_request(endpoint, event_id, name, sequence, created_at, payload) -> dict:
+def _delivery_request(endpoint_uuid, event_id, name, sequence, created_at, payload) -> dict:
     return {
-        "endpoint_uuid": str(endpoint.uuid),
+        "endpoint_uuid": str(endpoint_uuid),
         "event": {
             "id": event_id,
             "name": name,
@@ -266,28 +266,40 @@ def _delivery_request(endpoint, event_id, name, sequence, created_at, payload) -
     }
 
 
-def _wants(endpoint: WebhookEndpoint, event_name: str) -> bool:
-    return EVERYTHING in endpoint.events or event_name in endpoint.events
+def _enabled_endpoints() -> list[tuple[str, frozenset]]:
+    """``(uuid, events)`` of each enabled endpoint, read once per delivery
+    batch (app.events.delivery_batch_state): an endpoint enabled, disabled or
+    changed meanwhile counts from the next batch on, a second or so later."""
+    state = delivery_batch_state("webhook")
+    if "enabled" not in state:
+        state["enabled"] = [
+            (str(endpoint_uuid), frozenset(events))
+            for endpoint_uuid, events in db.session.execute(
+                sa.select(WebhookEndpoint.uuid, WebhookEndpoint.events)
+                .where(WebhookEndpoint.enabled.is_(True))
+                .order_by(WebhookEndpoint.webhook_endpoint_id)
+            )
+        ]
+        db.session.rollback()  # most events go nowhere: no write transaction for them
+    return state["enabled"]
 
 
 def fan_out(event: Event) -> None:
     """Subscriber of every declared event: one ``webhook_delivery_requested``
     per enabled endpoint that wants it, emitted in one transaction."""
-    enabled = db.session.scalars(
-        sa.select(WebhookEndpoint)
-        .where(WebhookEndpoint.enabled.is_(True))
-        .order_by(WebhookEndpoint.webhook_endpoint_id)
-    ).all()
-    wanting = [endpoint for endpoint in enabled if _wants(endpoint, event.name)]
-    db.session.rollback()  # most events go nowhere: no write transaction for them
+    wanting = [
+        endpoint_uuid
+        for endpoint_uuid, events in _enabled_endpoints()
+        if EVERYTHING in events or event.name in events
+    ]
     if not wanting:
         return
     with transaction():
-        for endpoint in wanting:
+        for endpoint_uuid in wanting:
             emit(
                 WEBHOOK_DELIVERY_REQUESTED,
                 _delivery_request(
-                    endpoint,
+                    endpoint_uuid,
                     event.uuid,
                     event.name,
                     event.sequence,
