@@ -42,11 +42,13 @@ def insert_later(
     """Insert ``rows`` (dicts with the same keys) into ``table`` in the
     transaction of ``connection``, at the latest with its commit.
 
-    Columns a row leaves out take their server default; a column with a
-    Python-side default must be given. ``returning`` names one column whose
-    values :func:`take_returned` gives after the rows were written (the
-    outbox's ids); only one table of a transaction may ask for it, and its rows
-    are written first.
+    Rows of one table (and the same keys) go in one statement, tables in the
+    order their first rows were held: a row that refers to another held row
+    needs that row's table to have been held first. Columns a row leaves out
+    take their server default; a column with a Python-side default must be
+    given. ``returning`` names one column whose values :func:`take_returned`
+    gives after the rows were written (the outbox's ids); only one table of a
+    transaction may ask for it, and its rows are written first.
     """
     if not rows:
         return
@@ -76,10 +78,6 @@ def take_returned(connection: sa.Connection) -> list:
     """The values of the ``returning`` column of the rows written so far in
     this transaction (and forget them)."""
     return connection.info.pop(_RETURNED, [])
-
-
-def has_held(connection: sa.Connection) -> bool:
-    return bool(connection.info.get(_HELD))
 
 
 def commit(connection: sa.Connection) -> None:
