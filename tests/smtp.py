@@ -34,6 +34,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    peer: tuple = ()  # the client's address and port: one per connection
 
     @property
     def subject(self) -> str:
@@ -59,7 +60,9 @@ class _Collector:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         parsed = email.message_from_bytes(envelope.content, policy=policy.default)
-        received = Received(envelope.mail_from, list(envelope.rcpt_tos), parsed)
+        received = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), parsed, tuple(session.peer or ())
+        )
         if self.on_message is not None:
             self.on_message(received)
         with self.lock:
