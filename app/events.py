@@ -39,7 +39,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -350,16 +350,9 @@ def _record(owner: str, delivered: list[int], failed: list[tuple], released: lis
             )
 
 
-@dataclass
-class _Batch:
-    """What the subscribers of the batch being delivered share."""
-
-    state: dict = field(default_factory=dict)  # delivery_batch_state
-    resources: dict = field(default_factory=dict)  # batch_resource: name -> (value, close)
-
-
-_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
-    "delivery_batch", default=None
+# What the subscribers of the batch being delivered share (delivery_batch_state).
+_batch_state: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "delivery_batch_state", default=None
 )
 
 
@@ -370,52 +363,10 @@ def delivery_batch_state(name: str) -> dict:
     read again for every event (the webhook plugin's enabled endpoints).
     What it keeps may be as old as the batch, a second or so. Outside a
     batch, a new dict each call. Name it after your plugin."""
-    batch = _batch.get()
-    if batch is None:
+    state = _batch_state.get()
+    if state is None:
         return {}
-    return batch.state.setdefault(name, {})
-
-
-def batch_resource(name: str, open_: Callable[[], object], close: Callable[[object], None]):
-    """``open_()``'s result, made once per delivery batch and shared by its
-    deliveries (the mail server's connection); ``close(it)`` runs when the
-    batch ends or :func:`drop_batch_resource` drops it. None outside a batch:
-    the caller then opens and closes its own."""
-    batch = _batch.get()
-    if batch is None:
-        return None
-    if name not in batch.resources:
-        batch.resources[name] = (open_(), close)
-    return batch.resources[name][0]
-
-
-def drop_batch_resource(name: str) -> None:
-    """Close the batch's resource ``name`` (after a failure that may have left
-    it unusable); the next :func:`batch_resource` opens a new one."""
-    batch = _batch.get()
-    if batch is not None and name in batch.resources:
-        _close_resource(name, *batch.resources.pop(name))
-
-
-def _close_resource(name: str, value, close) -> None:
-    try:
-        close(value)
-    except Exception as error:  # closing is best effort: the work is done
-        log.warning("closing %s after a delivery batch failed: %s", name, error)
-
-
-@contextmanager
-def delivery_batch() -> Iterator[None]:
-    """Deliveries made in this block form one batch: they share
-    :func:`delivery_batch_state` and :func:`batch_resource`, closed at the end."""
-    batch = _Batch()
-    token = _batch.set(batch)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
-        for name, (value, close) in batch.resources.items():
-            _close_resource(name, value, close)
+    return state.setdefault(name, {})
 
 
 def deliver_batch(event_ids: list[int] | None = None, limit: int = 100) -> dict[int, bool]:
@@ -437,7 +388,8 @@ def deliver_batch(event_ids: list[int] | None = None, limit: int = 100) -> dict[
     delivered: list[int] = []
     failed: list[tuple] = []
     released: list[int] = []
-    with delivery_batch():
+    state = _batch_state.set({})
+    try:
         for row in rows:
             if time.monotonic() > deadline:
                 released.append(row.event_outbox_id)  # the lease is running out: not ours to start
@@ -448,6 +400,8 @@ def deliver_batch(event_ids: list[int] | None = None, limit: int = 100) -> dict[
                 failed.append((row, done, errors))
             else:
                 delivered.append(row.event_outbox_id)
+    finally:
+        _batch_state.reset(state)
     _record(owner, delivered, failed, released)
     return outcome
 

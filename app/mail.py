@@ -23,7 +23,6 @@ import jinja2
 from flask import Flask, current_app
 from flask_mail import Message
 
-from app import events
 from app.emails import mailbox
 from app.plugins import contributions, hooks
 
@@ -99,52 +98,15 @@ def send(message: OutgoingMail) -> bool:
             "mail (no MAIL_SERVER set) to %s: %s\n%s", message.to, message.subject, message.text
         )
         return True
-    outgoing = Message(
-        subject=message.subject,
-        recipients=[mailbox(message.to)],
-        body=message.text,
-        html=message.html,
+    mail.send(
+        Message(
+            subject=message.subject,
+            recipients=[mailbox(message.to)],
+            body=message.text,
+            html=message.html,
+        )
     )
-    connection = events.batch_resource(SMTP_RESOURCE, _open, _quit)
-    if connection is None:
-        mail.send(outgoing)
-        return True
-    try:
-        try:
-            connection.send(outgoing)
-        except smtplib.SMTPServerDisconnected:
-            # The server closed the connection kept for the batch (an idle
-            # timeout, a restart): once more on a new one.
-            _discard(connection)
-            connection = events.batch_resource(SMTP_RESOURCE, _open, _quit)
-            connection.send(outgoing)
-    except BaseException:
-        _discard(connection)
-        raise
     return True
-
-
-# While events are delivered, the messages of one batch share a connection to
-# the mail server (connect, EHLO, STARTTLS and login once, QUIT at the end).
-SMTP_RESOURCE = "smtp"
-
-
-def _open() -> _Connection:
-    connection = mail.connect()
-    connection.__enter__()
-    return connection
-
-
-def _quit(connection: _Connection) -> None:
-    connection.__exit__(None, None, None)
-
-
-def _discard(connection: _Connection) -> None:
-    """Close a connection a failure may have broken, without QUIT (the server
-    may not answer it either), and let the batch open a new one."""
-    connection.__exit__(RuntimeError, None, None)
-    connection.host = None
-    events.drop_batch_resource(SMTP_RESOURCE)
 
 
 def template_environment() -> jinja2.Environment:

@@ -34,7 +34,6 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
-    peer: tuple = ()  # the client's address and port: one per connection
 
     @property
     def subject(self) -> str:
@@ -60,9 +59,7 @@ class _Collector:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         parsed = email.message_from_bytes(envelope.content, policy=policy.default)
-        received = Received(
-            envelope.mail_from, list(envelope.rcpt_tos), parsed, tuple(session.peer or ())
-        )
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), parsed)
         if self.on_message is not None:
             self.on_message(received)
         with self.lock:

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.db import db, utcnow
-from app.deferred_inserts import insert_later
 from app.errors import ValidationError
 from app.events import Event, emit
 from app.passwords import check_password_rules, hash_password
@@ -61,18 +60,19 @@ def on_reset_submitted(event: Event) -> None:
         # the same answer either way.
         return
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    stored = {"customer_id": shown["customer_id"], "token": _digest(token), "created_at": utcnow()}
     with transaction():
-        # Committed before the email leaves, so that its link works at once.
-        insert_later(db.session.connection(), ResetPasswordToken.__table__, [stored])
+        stored = ResetPasswordToken(customer_id=shown["customer_id"], token=_digest(token))
+        db.session.add(stored)
+        db.session.flush()
+        token_id = stored.reset_password_token_id
     try:
         sent = send_reset_email(shown, token)
     except Exception:
         # Never mailed: nobody can use it. The retry makes a new one.
-        _delete_token(stored)
+        _delete_token(token_id)
         raise
     if not sent:  # a plugin cancelled the email
-        _delete_token(stored)
+        _delete_token(token_id)
         return
     count_reset_email(shown["customer_id"])
     with transaction():
@@ -84,12 +84,11 @@ def on_reset_submitted(event: Event) -> None:
         )
 
 
-def _delete_token(stored: dict) -> None:
+def _delete_token(token_id: int) -> None:
     with transaction():
         db.session.execute(
             sa.delete(ResetPasswordToken).where(
-                ResetPasswordToken.customer_id == stored["customer_id"],
-                ResetPasswordToken.token == stored["token"],
+                ResetPasswordToken.reset_password_token_id == token_id
             )
         )
 

@@ -68,54 +68,6 @@ def test_reset_email_is_delivered_once_the_mail_server_is_back(
     assert_password_is(client, NEW_PASSWORD, refused=OLD_PASSWORD)
 
 
-# --- one connection to the mail server per batch -------------------------------------------
-
-
-def test_the_reset_emails_of_one_batch_share_one_connection_to_the_mail_server(
-    make_app,
-    smtp_server,  # noqa: F811
-):
-    # Given three resets waiting in the outbox for the worker
-    app = make_app(
-        EVENTS_DELIVERY="worker",
-        MAIL_SERVER=smtp_server.host,
-        MAIL_PORT=smtp_server.port,
-        STOREFRONT_URL=STOREFRONT,
-    )
-    client = app.test_client()
-    auth = Auth(app, client)
-    emails = [f"customer{number}@example.com" for number in range(3)]
-    for email in emails:
-        auth.create_customer(email=email)
-        assert_success(request_reset(client, email))
-
-    # When the worker delivers them in one batch
-    run_worker(app.test_cli_runner())
-
-    # Then three emails went over one connection
-    assert sorted(rcpt for m in smtp_server.messages for rcpt in m.rcpt_tos) == emails
-    assert len({message.peer for message in smtp_server.messages}) == 1
-
-
-def test_a_connection_the_mail_server_closed_is_replaced_within_the_batch(
-    make_app,
-    smtp_server,  # noqa: F811
-):
-    from app.events import delivery_batch
-    from app.mail import OutgoingMail, send
-
-    app = make_app(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port)
-
-    with app.app_context(), delivery_batch():
-        send(OutgoingMail(to="first@example.com", subject="First", text="1"))
-        smtp_server.stop()  # drops the batch's connection
-        smtp_server.start()
-        send(OutgoingMail(to="second@example.com", subject="Second", text="2"))
-
-    assert [message.subject for message in smtp_server.messages] == ["First", "Second"]
-    assert len({message.peer for message in smtp_server.messages}) == 2
-
-
 # --- development: no mail server ----------------------------------------------------------
 
 
