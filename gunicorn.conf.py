@@ -73,6 +73,8 @@ try:
     logconfig_dict = logging_config(log_format(_settings), loglevel)
 except LogFormatError as error:
     raise SystemExit(f"configuration error: {error}") from None
+# gunicorn's access line is not even built (app/gunicorn_logger.py).
+logger_class = "app.gunicorn_logger.ServiceLogger"
 
 # Worker heartbeats on a memory file system: a container's disk may be slow
 # or read-only.

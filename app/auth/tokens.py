@@ -13,6 +13,7 @@ version) and ``sid`` (the session: one login's tokens, see
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -165,10 +166,18 @@ def account_for(model, account_id: int, claims: dict):
     sid = _session_id(claims)
     if sid is None:
         return db.session.get(model, account_id), None
-    revoked = sa.exists().where(sessions.RevokedSession.sid == sid)
-    (key,) = sa.inspect(model).primary_key
-    found = db.session.execute(sa.select(model, revoked).where(key == account_id)).first()
+    found = db.session.execute(_account_query(model), {"id": account_id, "sid": sid}).first()
     return (found[0], bool(found[1])) if found else (None, None)
+
+
+@functools.cache
+def _account_query(model) -> sa.Select:
+    """The account and its session's revocation, built once per model: a
+    statement built per request costs more than running it (docs/performance.md,
+    "Statements built once")."""
+    revoked = sa.exists().where(sessions.RevokedSession.sid == sa.bindparam("sid"))
+    (key,) = sa.inspect(model).primary_key
+    return sa.select(model, revoked).where(key == sa.bindparam("id"))
 
 
 def still_valid(

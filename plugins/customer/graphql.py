@@ -20,7 +20,7 @@ from app.http import parse_uuid
 from plugins.customer import metafields
 from plugins.customer.models import Customer, CustomerGroup
 from plugins.customer.presenter import fields, present_many
-from plugins.customer.queries import build_customer_query
+from plugins.customer.queries import BY_UUID, build_customer_query
 from plugins.customer.schemas import CustomerFilterSchema
 
 TYPES = """
@@ -127,7 +127,7 @@ def resolve_customer(_, info, id=None):
     customer_uuid = parse_uuid(id)
     if customer_uuid is None:
         return None
-    row = db.session.scalar(sa.select(Customer).where(Customer.uuid == customer_uuid))
+    row = db.session.scalar(BY_UUID, {"uuid": customer_uuid})
     return _customers(info, [row])[0] if row else None
 
 
@@ -248,10 +248,14 @@ def customer_type(extra, audience: str) -> ariadne.ObjectType:
     return bound
 
 
+# Built once (docs/performance.md, "Statements built once").
+_GROUPS = sa.select(CustomerGroup).where(
+    CustomerGroup.customer_group_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
 def _groups(ids: list) -> dict:
-    rows = db.session.scalars(
-        sa.select(CustomerGroup).where(CustomerGroup.customer_group_id.in_(ids))
-    )
+    rows = db.session.scalars(_GROUPS, {"ids": list(ids)})
     return {
         row.customer_group_id: {
             "customerGroupId": row.customer_group_id,

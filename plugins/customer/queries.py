@@ -1,4 +1,5 @@
-"""The one query builder for customer lists, shared by REST and GraphQL."""
+"""The customer queries shared by REST and GraphQL: one customer by its
+uuid, and the one builder for customer lists."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ import sqlalchemy as sa
 from app.emails import lookup_key
 from app.page_totals import read_page
 from plugins.customer.models import Customer, CustomerGroup
+
+# One customer by its uuid (the parameter ``uuid``). Hot statements are built
+# once: building one per request costs more than running it (docs/performance.md,
+# "Statements built once").
+BY_UUID = sa.select(Customer).where(Customer.uuid == sa.bindparam("uuid"))
+BY_UUID_LOCKED = BY_UUID.with_for_update()
 
 ORDER_COLUMNS = {
     "email": Customer.email,

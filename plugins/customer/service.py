@@ -26,7 +26,7 @@ from app.transactions import after_commit, transaction
 from plugins.customer import events, metafields
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.presenter import fields, present, present_many
-from plugins.customer.queries import build_customer_query
+from plugins.customer.queries import BY_UUID, BY_UUID_LOCKED, build_customer_query
 
 EMAIL_TAKEN = "Email is already used"
 INVALID_LOGIN = "Invalid email or password"
@@ -53,10 +53,7 @@ def _check_group(group_id: int) -> None:
 
 
 def _row(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
-    query = sa.select(Customer).where(Customer.uuid == customer_uuid)
-    if lock:
-        query = query.with_for_update()
-    customer = db.session.scalar(query)
+    customer = db.session.scalar(BY_UUID_LOCKED if lock else BY_UUID, {"uuid": customer_uuid})
     if customer is None:
         raise NotFound(NOT_FOUND)
     return customer
