@@ -32,6 +32,22 @@ ORDER = (
 )
 
 
+# Built once (docs/performance.md, "Statements built once").
+_ONE = sa.select(CustomerAddress).where(
+    CustomerAddress.uuid == sa.bindparam("uuid"),
+    CustomerAddress.customer_id == sa.bindparam("customer_id"),
+)
+_DEFAULT = sa.select(CustomerAddress).where(
+    CustomerAddress.customer_id == sa.bindparam("customer_id"),
+    CustomerAddress.is_default.is_(True),
+)
+_ANY = (
+    sa.select(CustomerAddress.customer_address_id)
+    .where(CustomerAddress.customer_id == sa.bindparam("customer_id"))
+    .limit(1)
+)
+
+
 def _owner(customer_uuid: uuid.UUID, lock: bool = False) -> dict:
     if lock:
         return service("customers").lock(customer_uuid)
@@ -44,10 +60,7 @@ def _owner(customer_uuid: uuid.UUID, lock: bool = False) -> dict:
 def _address(customer: dict, address_uuid: uuid.UUID) -> CustomerAddress:
     # Another customer's address is simply not found under this customer.
     address = db.session.scalar(
-        sa.select(CustomerAddress).where(
-            CustomerAddress.uuid == address_uuid,
-            CustomerAddress.customer_id == customer["customer_id"],
-        )
+        _ONE, {"uuid": address_uuid, "customer_id": customer["customer_id"]}
     )
     if address is None:
         raise NotFound(ADDRESS_NOT_FOUND)
@@ -74,12 +87,7 @@ def _check_rules(address: dict) -> None:
 def _clear_default(customer: dict, keep: CustomerAddress | None = None) -> None:
     """Unset the current default (other than ``keep``), emitting its update,
     and flush it before the new default is written."""
-    current = db.session.scalar(
-        sa.select(CustomerAddress).where(
-            CustomerAddress.customer_id == customer["customer_id"],
-            CustomerAddress.is_default.is_(True),
-        )
-    )
+    current = db.session.scalar(_DEFAULT, {"customer_id": customer["customer_id"]})
     if current is None or current is keep:
         return
     current.is_default = False
@@ -96,11 +104,7 @@ def create_address(customer_uuid: uuid.UUID, data: dict, context: HookContext) -
     with transaction():
         customer = _owner(customer_uuid, lock=True)
         if "is_default" not in data:
-            has_any = db.session.scalar(
-                sa.select(CustomerAddress.customer_address_id)
-                .where(CustomerAddress.customer_id == customer["customer_id"])
-                .limit(1)
-            )
+            has_any = db.session.scalar(_ANY, {"customer_id": customer["customer_id"]})
             data["is_default"] = has_any is None
         _check_rules(
             {name: data.get(name) for name in ADDRESS_FIELDS} | {"is_default": data["is_default"]}

@@ -26,7 +26,7 @@ from app.transactions import after_commit, transaction
 from plugins.customer import events, metafields
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.presenter import fields, present, present_many
-from plugins.customer.queries import BY_UUID, BY_UUID_LOCKED, build_customer_query
+from plugins.customer.queries import BY_EMAIL, BY_ID, BY_UUID, BY_UUID_LOCKED, build_customer_query
 
 EMAIL_TAKEN = "Email is already used"
 INVALID_LOGIN = "Invalid email or password"
@@ -83,16 +83,14 @@ def find(
 ) -> dict | None:
     """The customer with this uuid, id or email (any letter case), as the API
     shows it, or None."""
-    query = sa.select(Customer)
     if customer_uuid is not None:
-        query = query.where(Customer.uuid == customer_uuid)
+        row = db.session.scalar(BY_UUID, {"uuid": customer_uuid})
     elif customer_id is not None:
-        query = query.where(Customer.customer_id == customer_id)
+        row = db.session.scalar(BY_ID, {"customer_id": customer_id})
     elif email is not None:
-        query = query.where(sa.func.lower(Customer.email) == lookup_key(email))
+        row = db.session.scalar(BY_EMAIL, {"email": lookup_key(email)})
     else:
         raise TypeError("find() needs a uuid, a customer_id or an email")
-    row = db.session.scalar(query)
     return present(row) if row is not None else None
 
 
@@ -303,9 +301,7 @@ def anonymise(customer_uuid: uuid.UUID) -> dict:
 
 
 def _by_email(email: str) -> Customer | None:
-    return db.session.scalar(
-        sa.select(Customer).where(sa.func.lower(Customer.email) == lookup_key(email))
-    )
+    return db.session.scalar(BY_EMAIL, {"email": lookup_key(email)})
 
 
 def login(email: str, password: str, context: HookContext) -> dict:
