@@ -211,6 +211,12 @@ def batched(info, key: str, scope: str, item_id: Hashable, load_many: Callable[[
     return cache[item_id]
 
 
+def prime(info, key: str, values: dict) -> None:
+    """Give :func:`batched` values of ``key`` already read with their parents
+    (``{id: value}``), so that it does not query for them again."""
+    info.context.setdefault("batches", {}).setdefault(key, {}).update(values)
+
+
 def build_schema(audience: str) -> GraphQLSchema:
     contributions = collect("register_graphql", audience=audience)
     # ariadne's @cost lets a plugin weigh a costly field (docs/plugins.md).

@@ -22,6 +22,7 @@ from tests.graphql_api.conftest import (
     read_customer,
     set_timestamps,
 )
+from tests.helpers import count_statements
 
 # --- customer(id:) -------------------------------------------------------------
 
@@ -187,6 +188,52 @@ def test_customer_whose_group_was_deleted_has_no_group(app, client, auth, admin)
     assert response.json == {
         "data": {"customer": {"uuid": created["uuid"], "groupId": None, "group": None}}
     }
+
+
+def test_customer_with_its_group_reads_the_group_in_the_customers_own_query(
+    app, client, auth, admin
+):
+    # Given: a customer in a group
+    group = add_group(app, "Wholesale")
+    created = auth.create_customer(group_id=group["customerGroupId"])
+    query = "query($id: String) { customer(id: $id) { uuid group { groupName customerGroupId } } }"
+    post(client, query, {"id": created["uuid"]}, admin)  # the token's first use is cached
+
+    # When
+    response, statements = count_statements(
+        app, lambda: post(client, query, {"id": created["uuid"]}, admin)
+    )
+
+    # Then: the admin's row, then the customer with its group; nothing of customer_group alone
+    assert response.status_code == 200, response.json
+    assert response.json == {
+        "data": {
+            "customer": {
+                "uuid": created["uuid"],
+                "group": {"groupName": "Wholesale", "customerGroupId": group["customerGroupId"]},
+            }
+        }
+    }
+    reads = [sql for sql in statements if sql.lstrip().startswith("SELECT")]
+    assert len(reads) == 2, statements
+    assert "JOIN customer_group" in reads[1]
+
+
+def test_customer_without_its_group_in_the_query_does_not_read_groups(app, client, auth, admin):
+    created = auth.create_customer()
+
+    response, statements = count_statements(
+        app,
+        lambda: post(
+            client,
+            "query($id: String) { customer(id: $id) { uuid } }",
+            {"id": created["uuid"]},
+            admin,
+        ),
+    )
+
+    assert response.json == {"data": {"customer": {"uuid": created["uuid"]}}}
+    assert not any("customer_group" in sql for sql in statements), statements
 
 
 @pytest.mark.parametrize(
