@@ -282,6 +282,9 @@ class QueryCache:
         self._limit_rules = (query_limits_rule(limits),)
         self._documents: dict[str, DocumentNode] = {}
         self._errors: dict[tuple, list] = {}
+        # The cost's verdict on queries that declare no variables: a constant
+        # of their text (docs/api.md, "GraphQL limits").
+        self._costs: dict[str, list] = {}
         self._total_length = 0
 
     def __contains__(self, query: str) -> bool:
@@ -302,6 +305,7 @@ class QueryCache:
                 if self._total_length + len(query) > self.MAX_TOTAL_LENGTH:
                     self._documents.clear()
                     self._errors.clear()
+                    self._costs.clear()
                     self._total_length = 0
                 self._documents[query] = document
                 self._total_length += len(query)
@@ -309,7 +313,8 @@ class QueryCache:
 
     def validate(self, schema, document_ast, rules=None, max_errors=None, **kwargs) -> list:
         """The limits first, then ``rules``; a cost rule, which depends on the
-        request's variables, is run afterwards and never cached."""
+        request's variables, is run afterwards, and its verdict is kept only
+        for a query that declares no variables, whose cost its text fixes."""
         rules = tuple(specified_rules if rules is None else rules)
         per_request = tuple(rule for rule in rules if getattr(rule, "per_request", False))
         shared = tuple(rule for rule in rules if rule not in per_request)
@@ -325,7 +330,24 @@ class QueryCache:
                 self._errors[key] = errors
         if errors or not per_request:
             return errors
-        return validate(schema, document_ast, rules=per_request, max_errors=max_errors, **kwargs)
+        constant = cached and not _declares_variables(document_ast)
+        errors = self._costs.get(source) if constant else None
+        if errors is None:
+            errors = validate(
+                schema, document_ast, rules=per_request, max_errors=max_errors, **kwargs
+            )
+            if constant:
+                self._costs[source] = errors
+        return errors
+
+
+def _declares_variables(document: DocumentNode) -> bool:
+    """Whether any operation of the document declares a variable: without one,
+    every argument is written in the text (a variable used undeclared fails
+    the shared rules first)."""
+    return any(
+        getattr(definition, "variable_definitions", None) for definition in document.definitions
+    )
 
 
 def _execute(audience: str, principal):

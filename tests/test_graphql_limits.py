@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 
 import pytest
 from graphql import get_introspection_query
@@ -313,6 +314,66 @@ def test_cost_multipliers_read_the_variables_of_each_request(make_app):
     assert small.status_code == 200, small.json
     assert small.json == {"data": {"sampleCustomers": ["Sample 0", "Sample 1", "Sample 2"]}}
     assert only_message(large) == "The query exceeds the maximum cost of 40. Actual cost is 41"
+
+
+def test_a_query_without_variables_over_the_cost_limit_is_refused_again(make_app):
+    # Given admins limited to a cost of 6, and a query of cost 7 written out in full
+    app = make_app(GRAPHQL_ADMIN_MAX_COST=6)
+    client = app.test_client()
+    headers = Auth(app, client).admin_headers()
+    query = "{ customers { total currentPage items { uuid email fullName } } }"
+
+    # When an admin sends it twice
+    first = post(client, query, ADMIN_GRAPHQL, headers)
+    second = post(client, query, ADMIN_GRAPHQL, headers)
+
+    # Then both are refused alike
+    expected = "The query exceeds the maximum cost of 6. Actual cost is 7"
+    assert only_message(first) == only_message(second) == expected
+
+
+@pytest.fixture
+def cost_checks(app, monkeypatch) -> list:
+    """The times a request's query was costed."""
+    from app.graphql_limits import Limits
+
+    checks = []
+    make_rule = Limits.cost_rule
+
+    def counted(self, variables):
+        rule = make_rule(self, variables)
+
+        class Counted(rule):
+            def __init__(self, context):
+                checks.append(variables)
+                super().__init__(context)
+
+        Counted.per_request = True
+        return Counted
+
+    monkeypatch.setattr(Limits, "cost_rule", counted)
+    return checks
+
+
+def test_a_query_without_variables_is_costed_once(client, admin, cost_checks):
+    query = "{ customers { total } }"
+
+    for _ in range(3):
+        response = post(client, query, ADMIN_GRAPHQL, admin)
+        assert response.json == {"data": {"customers": {"total": 0}}}
+
+    assert len(cost_checks) == 1
+
+
+def test_a_query_with_variables_is_costed_on_every_request(client, admin, cost_checks):
+    query = "query ($id: String) { customer(id: $id) { uuid } }"
+    ids = [str(uuid.UUID(int=n)) for n in (1, 2, 3)]
+
+    for customer_id in ids:
+        response = post(client, query, ADMIN_GRAPHQL, admin, {"id": customer_id})
+        assert response.json == {"data": {"customer": None}}
+
+    assert [checked["id"] for checked in cost_checks] == ids
 
 
 # --- queries clients really send ---------------------------------------------------
