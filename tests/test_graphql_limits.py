@@ -257,15 +257,23 @@ def test_a_fragment_cycle_is_a_validation_error(client, admin):
 # --- cost ------------------------------------------------------------------------
 
 
-def test_query_over_the_cost_limit_is_400(make_app):
-    # Given admins limited to a cost of 6
+# Seven fields of the schema: a cost of 7.
+SEVEN_FIELDS = "{ customers { total currentPage items { uuid email fullName } } }"
+
+
+@pytest.fixture
+def cost_limited(make_app):
+    """A client and an admin's headers, admins being limited to a cost of 6."""
     app = make_app(GRAPHQL_ADMIN_MAX_COST=6)
     client = app.test_client()
-    headers = Auth(app, client).admin_headers()
+    return client, Auth(app, client).admin_headers()
+
+
+def test_query_over_the_cost_limit_is_400(cost_limited):
+    client, headers = cost_limited
 
     # When an admin asks for 7 fields of the schema
-    query = "{ customers { total currentPage items { uuid email fullName } } }"
-    response = post(client, query, ADMIN_GRAPHQL, headers)
+    response = post(client, SEVEN_FIELDS, ADMIN_GRAPHQL, headers)
 
     # Then it is refused, saying the cost
     assert only_message(response) == "The query exceeds the maximum cost of 6. Actual cost is 7"
@@ -316,16 +324,12 @@ def test_cost_multipliers_read_the_variables_of_each_request(make_app):
     assert only_message(large) == "The query exceeds the maximum cost of 40. Actual cost is 41"
 
 
-def test_a_query_without_variables_over_the_cost_limit_is_refused_again(make_app):
-    # Given admins limited to a cost of 6, and a query of cost 7 written out in full
-    app = make_app(GRAPHQL_ADMIN_MAX_COST=6)
-    client = app.test_client()
-    headers = Auth(app, client).admin_headers()
-    query = "{ customers { total currentPage items { uuid email fullName } } }"
+def test_a_query_without_variables_over_the_cost_limit_is_refused_again(cost_limited):
+    client, headers = cost_limited
 
-    # When an admin sends it twice
-    first = post(client, query, ADMIN_GRAPHQL, headers)
-    second = post(client, query, ADMIN_GRAPHQL, headers)
+    # When an admin sends a query of cost 7, written out in full, twice
+    first = post(client, SEVEN_FIELDS, ADMIN_GRAPHQL, headers)
+    second = post(client, SEVEN_FIELDS, ADMIN_GRAPHQL, headers)
 
     # Then both are refused alike
     expected = "The query exceeds the maximum cost of 6. Actual cost is 7"
