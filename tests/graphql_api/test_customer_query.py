@@ -288,6 +288,15 @@ def test_customer_with_an_unknown_or_malformed_id_is_null_without_errors(
     assert response.json == {"data": {"customer": None}}
 
 
+def test_customer_with_an_unknown_id_and_its_group_asked_for_is_null(client, admin, customer):
+    query = "query($id: String) { customer(id: $id) { uuid group { groupName } } }"
+
+    response = post(client, query, {"id": UNKNOWN_UUID}, admin)
+
+    assert response.status_code == 200, response.json
+    assert response.json == {"data": {"customer": None}}
+
+
 def test_customer_never_exposes_the_password_hash(client, admin, customer):
     # When
     response = post(
