@@ -29,6 +29,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase
 
+from app import lazy_begin
+
 log = logging.getLogger(__name__)
 
 # Stable constraint names, so that migrations can refer to them on both backends.
@@ -110,22 +112,26 @@ def _read_request() -> bool:
 
 @sa.event.listens_for(sa.orm.Session, "after_begin")
 def _reads_in_autocommit(session, transaction, connection):
-    if connection.dialect.name == "postgresql" and not _writing.get() and _read_request():
+    if connection.dialect.name != "postgresql":
+        return
+    if not _writing.get() and _read_request():
         connection.connection.dbapi_connection.autocommit = True
+    else:
+        lazy_begin.defer_begin(connection)
 
 
 def end_autocommit(connection: sa.Connection) -> None:
     """Make ``connection`` transactional again (a read request about to write):
-    its next statement begins a transaction."""
-    dbapi_connection = connection.connection.dbapi_connection
-    if connection.dialect.name == "postgresql" and dbapi_connection.autocommit:
-        dbapi_connection.autocommit = False
+    its next statement begins a transaction (with ``BEGIN`` in the same
+    message, app/lazy_begin.py)."""
+    lazy_begin.defer_begin(connection)
 
 
 @contextmanager
 def write_connection(engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
     """``engine.begin()`` for a transaction that writes (see :func:`writing`)."""
     with writing(), (engine or db.engine).begin() as conn:
+        lazy_begin.defer_begin(conn)
         yield conn
 
 
@@ -153,6 +159,7 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) ->
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
+    lazy_begin.begin_now(connection)
     cursor = connection.connection.driver_connection.cursor()
     try:
         with cursor, cursor.copy(statement) as copy:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.lazy_begin import take_begin
+
 _HELD = "deferred_inserts"
 _RETURNED = "deferred_inserts_returned"
 # The execution option that marks the message carrying held rows.
@@ -172,8 +174,11 @@ def _render(connection: sa.Connection, held: list[_Held]) -> tuple[str, str]:
 def _write_now(conn: sa.Connection) -> None:
     """Write the held rows in a message of their own (no COMMIT)."""
     sql, _ = _render(conn, conn.info.pop(_HELD))
+    begin = take_begin(conn.info)  # a transaction whose first statement this is
     with conn.connection.dbapi_connection.cursor() as raw:
-        raw.execute(sql)
+        raw.execute(begin + sql)
+        if begin:
+            raw.nextset()
         if raw.description is not None:
             conn.info.setdefault(_RETURNED, []).extend(row[0] for row in raw.fetchall())
 

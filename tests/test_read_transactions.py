@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 
+from app import lazy_begin
 from app.db import db
 from app.transactions import transaction
 from plugins.customer.models import Customer
@@ -24,13 +26,23 @@ def admin(auth) -> dict:
     return auth.admin_headers()
 
 
+def autocommits(conn) -> bool:
+    """Whether a statement sent now on ``conn`` runs outside any transaction:
+    the driver autocommits, the server has none open, and none is to begin
+    with the statement (app/lazy_begin.py)."""
+    dbapi_connection = conn.connection.dbapi_connection
+    return (
+        dbapi_connection.autocommit
+        and dbapi_connection.pgconn.transaction_status == TransactionStatus.IDLE
+        and not lazy_begin.pending(conn)
+    )
+
+
 def autocommit_of_statements(app, send) -> tuple:
     """The response of ``send()`` and, for each statement it ran through the
-    session's engine, (SQL, whether its connection autocommitted)."""
+    session's engine, (SQL, whether it ran outside any transaction)."""
     seen: list[tuple[str, bool]] = []
-    response = watch_statements(
-        app, send, lambda conn, sql: seen.append((sql, conn.connection.dbapi_connection.autocommit))
-    )
+    response = watch_statements(app, send, lambda conn, sql: seen.append((sql, autocommits(conn))))
     return response, seen
 
 
@@ -84,10 +96,8 @@ def test_a_read_requests_connection_goes_back_to_the_pool_transactional(
     customer = auth.create_customer()
     assert client.get(f"/api/customers/{customer['uuid']}", headers=admin).status_code == 200
 
-    with app.app_context():
-        connection = db.session.connection()
+    with app.app_context(), db.engine.connect() as connection:
         autocommit = connection.connection.dbapi_connection.autocommit
-        db.session.remove()
 
     assert autocommit is False
 
