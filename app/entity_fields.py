@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import marshmallow as ma
+import sqlalchemy as sa
 
 from app.config import ConfigError
 
@@ -25,6 +26,12 @@ from app.config import ConfigError
 _shared_loads: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "shared_loads", default=None
 )
+# The rows read with the entities of the presentation under way (rows_read_with).
+_read_with_now: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "read_with_now", default=None
+)
+# Where a session keeps the rows read with an entity until its next presentation.
+_READ_WITH = "entity_rows_read_with"
 
 
 def shared_load(key: Any, load: Callable[[], Any]) -> Any:
@@ -42,6 +49,19 @@ def shared_load(key: Any, load: Callable[[], Any]) -> Any:
     if key not in memo:
         memo[key] = load()
     return memo[key]
+
+
+def rows_read_with(model: type, ids: list[int]) -> dict[int, Any]:
+    """For a field's ``load``: the rows of ``model`` (the field's
+    ``read_with``) that came in the same statement as the entities ``ids``,
+    by entity id (``None`` for an entity that has no row). An id missing from
+    the answer was not read that way (a page of a list, a second
+    presentation): read its row yourself. ``{}`` outside a presentation."""
+    now = _read_with_now.get()
+    came = now.get(model) if now else None
+    if not came:
+        return {}
+    return {i: came[i] for i in ids if i in came}
 
 
 # Who may send a field: an admin (create and update), the customer itself
@@ -66,6 +86,12 @@ class EntityField:
     :param save: with ``load``: ``save(entity, value, context)``, called in the
         write's transaction after the entity's row is written, when a client
         sent the field.
+    :param read_with: with ``load``: a mapped class (``db.Model``) holding at most one row per
+        entity, keyed by a column named like the entity's id (``customer_id``).
+        When the core reads one entity by its key (a ``GET``, the row an update
+        locks), it reads that row in the same statement (an outer join) and
+        hands it to ``load`` through :func:`rows_read_with`: one round trip
+        less. Fields that share a class share the join.
     :param graphql: its GraphQL type (``"Int"``, ``"String"``, ``"[String]"``);
         None keeps it out of GraphQL.
     :param graphql_name: its GraphQL name (default: ``name`` in camelCase).
@@ -78,6 +104,7 @@ class EntityField:
     input: tuple[str, ...] = ("admin",)
     load: Callable[[list[dict]], dict] | None = None
     save: Callable[[dict, Any, Any], None] | None = None
+    read_with: type | None = None
     graphql: str | None = None
     graphql_name: str | None = None
     default: Any = None
@@ -129,13 +156,25 @@ class EntityFields:
                         f"plugin {plugin}: the {entity} field {field.name!r} has input"
                         f" {sorted(unknown)}; use some of {INPUTS}"
                     )
-                if field.save is not None and field.load is None:
-                    raise ConfigError(
-                        f"plugin {plugin}: the {entity} field {field.name!r} has save but no load"
-                    )
+                for needs_load in ("save", "read_with"):
+                    if getattr(field, needs_load) is not None and field.load is None:
+                        raise ConfigError(
+                            f"plugin {plugin}: the {entity} field {field.name!r} has"
+                            f" {needs_load} but no load"
+                        )
+                if field.read_with is not None:
+                    mapper = sa.inspect(field.read_with, raiseerr=False)
+                    if not isinstance(mapper, sa.orm.Mapper) or id_key not in mapper.columns:
+                        raise ConfigError(
+                            f"plugin {plugin}: the {entity} field {field.name!r} reads with"
+                            f" {field.read_with!r}: give a mapped class with a column {id_key}"
+                        )
                 taken[field.name] = f"plugin {plugin}"
                 self.fields.append(replace(field, plugin=plugin))
         self._schemas: dict = {}
+        # The classes whose rows come with one entity's read, each once.
+        self.read_with = tuple(dict.fromkeys(f.read_with for f in self.fields if f.read_with))
+        self._one_queries: dict = {}
 
     def __bool__(self) -> bool:
         return bool(self.fields)
@@ -178,6 +217,42 @@ class EntityFields:
                 field.save(dict(shown), value, context)
         return meta
 
+    # --- reading -----------------------------------------------------------------
+
+    def read_one(self, session, statement: sa.Select, params: dict, lock: bool = False):
+        """The entity row of ``statement`` (a select of one entity class by a
+        key, built once) with ``params``, or None; locked ``FOR UPDATE`` with
+        ``lock``. The rows of the fields' ``read_with`` classes come in the same
+        statement and are kept for the entity's next presentation."""
+        query = self._one_query(statement, lock)
+        if not self.read_with:
+            return session.scalar(query, params)
+        found = session.execute(query, params).first()
+        if found is None:
+            return None
+        row, *others = found
+        kept = session.info.setdefault(_READ_WITH, {})
+        kept[(self.entity, getattr(row, self.id_key))] = dict(
+            zip(self.read_with, others, strict=True)
+        )
+        return row
+
+    def _one_query(self, statement: sa.Select, lock: bool) -> sa.Select:
+        key = (statement, lock)
+        if key not in self._one_queries:
+            entity = statement.column_descriptions[0]["entity"]
+            query = statement
+            for model in self.read_with:
+                key = sa.inspect(model).columns[self.id_key]
+                query = query.add_columns(model).outerjoin(
+                    model, key == sa.inspect(entity).columns[self.id_key]
+                )
+            if lock:
+                # Only the entity's row: the joined side of an outer join cannot be.
+                query = query.with_for_update(of=entity)
+            self._one_queries[key] = query
+        return self._one_queries[key]
+
     # --- output ------------------------------------------------------------------
 
     def present(
@@ -189,10 +264,29 @@ class EntityFields:
         those calls share, :func:`shared_load`). With ``only`` (field names),
         a field with a ``load`` outside it is not loaded and not set."""
         token = _shared_loads.set({})
+        read_with = _read_with_now.set(self._take_read_with(items))
         try:
             self._present(items, metas, only)
         finally:
+            _read_with_now.reset(read_with)
             _shared_loads.reset(token)
+
+    def _take_read_with(self, items: list[dict]) -> dict | None:
+        """The rows read with these entities, by class and entity id; what was
+        read for one presentation is not shown by another."""
+        if not self.read_with:
+            return None
+        from app.db import db
+
+        kept = db.session.info.get(_READ_WITH)
+        if not kept:
+            return None
+        taken: dict = {}
+        for item in items:
+            rows = kept.pop((self.entity, item[self.id_key]), None)
+            for model, row in (rows or {}).items():
+                taken.setdefault(model, {})[item[self.id_key]] = row
+        return taken
 
     def graphql_selected(self, requested: frozenset[str]) -> set[str]:
         """The names of the fields whose GraphQL name is in ``requested``."""
@@ -252,6 +346,13 @@ class EntityFields:
                 if who == "output":
                     prop.pop("writeOnly", None)
                 target.setdefault("properties", {})[field.name] = prop
+
+
+@sa.event.listens_for(sa.orm.Session, "after_flush")
+@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
+def _forget_rows_read_with(session, *_args):
+    # Written or ended since they were read: a presentation reads afresh.
+    session.info.pop(_READ_WITH, None)
 
 
 def _converter(spec):

@@ -47,7 +47,7 @@ from app import deferred_inserts
 from app.actors import Actor, acting_as_plugin, current_actor
 from app.auth.guards import Principal, allow, current_principal, hook_context
 from app.db import JSONType, db, utcnow
-from app.entity_fields import EntityField, shared_load
+from app.entity_fields import EntityField, rows_read_with, shared_load
 from app.errors import (
     AppError,
     BadRequest,
@@ -167,6 +167,7 @@ __all__ = [
     "read_json_body",
     "remember",
     "render_mail",
+    "rows_read_with",
     "shared_load",
     "send_mail",
     "service",

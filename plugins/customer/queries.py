@@ -15,7 +15,6 @@ from plugins.customer.models import Customer, CustomerGroup
 # once: building one per request costs more than running it (docs/performance.md,
 # "Statements built once").
 BY_UUID = sa.select(Customer).where(Customer.uuid == sa.bindparam("uuid"))
-BY_UUID_LOCKED = BY_UUID.with_for_update()
 BY_ID = sa.select(Customer).where(Customer.customer_id == sa.bindparam("customer_id"))
 # One customer by its email's lookup key (app/emails.py, ``lookup_key``): any letter case.
 BY_EMAIL = sa.select(Customer).where(sa.func.lower(Customer.email) == sa.bindparam("email"))

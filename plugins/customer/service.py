@@ -26,7 +26,7 @@ from app.transactions import after_commit, transaction
 from plugins.customer import events, metafields
 from plugins.customer.models import DEFAULT_GROUP_ID, Customer, CustomerGroup
 from plugins.customer.presenter import fields, present, present_many
-from plugins.customer.queries import BY_EMAIL, BY_ID, BY_UUID, BY_UUID_LOCKED, build_customer_query
+from plugins.customer.queries import BY_EMAIL, BY_ID, BY_UUID, build_customer_query
 
 EMAIL_TAKEN = "Email is already used"
 INVALID_LOGIN = "Invalid email or password"
@@ -53,7 +53,8 @@ def _check_group(group_id: int) -> None:
 
 
 def _row(customer_uuid: uuid.UUID, lock: bool = False) -> Customer:
-    customer = db.session.scalar(BY_UUID_LOCKED if lock else BY_UUID, {"uuid": customer_uuid})
+    # With the rows of plugin fields that read with it (docs/plugins.md, "Fields").
+    customer = fields().read_one(db.session, BY_UUID, {"uuid": customer_uuid}, lock=lock)
     if customer is None:
         raise NotFound(NOT_FOUND)
     return customer
@@ -84,11 +85,11 @@ def find(
     """The customer with this uuid, id or email (any letter case), as the API
     shows it, or None."""
     if customer_uuid is not None:
-        row = db.session.scalar(BY_UUID, {"uuid": customer_uuid})
+        row = fields().read_one(db.session, BY_UUID, {"uuid": customer_uuid})
     elif customer_id is not None:
-        row = db.session.scalar(BY_ID, {"customer_id": customer_id})
+        row = fields().read_one(db.session, BY_ID, {"customer_id": customer_id})
     elif email is not None:
-        row = db.session.scalar(BY_EMAIL, {"email": lookup_key(email)})
+        row = fields().read_one(db.session, BY_EMAIL, {"email": lookup_key(email)})
     else:
         raise TypeError("find() needs a uuid, a customer_id or an email")
     return present(row) if row is not None else None

@@ -7,6 +7,7 @@ from marshmallow import fields
 
 from app.entity_fields import EntityField
 from plugins.verification import service
+from plugins.verification.models import EmailVerification
 
 
 class StrictBoolean(fields.Boolean):
@@ -26,6 +27,7 @@ def customer_fields() -> list[EntityField]:
             input=("admin",),
             load=service.load_verified,
             save=service.save_verified,
+            read_with=EmailVerification,
             graphql="Boolean",
             default=False,
             description="Whether the customer confirmed its current email through a link, or"
@@ -36,6 +38,7 @@ def customer_fields() -> list[EntityField]:
             fields.String(allow_none=True),
             input=(),
             load=service.load_pending,
+            read_with=EmailVerification,
             graphql="String",
             description="A new email the customer asked for, applied once the link sent to it"
             " is opened; null when there is none.",
