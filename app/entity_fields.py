@@ -243,9 +243,9 @@ class EntityFields:
             entity = statement.column_descriptions[0]["entity"]
             query = statement
             for model in self.read_with:
-                key = sa.inspect(model).columns[self.id_key]
+                joined_id = sa.inspect(model).columns[self.id_key]
                 query = query.add_columns(model).outerjoin(
-                    model, key == sa.inspect(entity).columns[self.id_key]
+                    model, joined_id == sa.inspect(entity).columns[self.id_key]
                 )
             if lock:
                 # Only the entity's row: the joined side of an outer join cannot be.

@@ -152,4 +152,21 @@ def test_fields_that_read_with_one_class_share_one_join():
     query = str(fields._one_query(BY_UUID, lock=False))
     assert query.count("JOIN customer_email_verification") == 1
     assert fields.read_with == (EmailVerification,)
+
+
+def test_the_joined_statement_is_built_once_per_statement_and_lock():
+    # Building it per request costs more than running it (docs/performance.md).
+    fields = EntityFields(
+        "customer",
+        {"p": [EntityField("a", ma.fields.String(), load=dict, read_with=EmailVerification)]},
+        set(),
+        "customer_id",
+    )
+    from plugins.customer.queries import BY_ID, BY_UUID
+
+    locked = fields._one_query(BY_UUID, lock=True)
+
+    assert fields._one_query(BY_UUID, lock=True) is locked
+    assert fields._one_query(BY_UUID, lock=False) is not locked
+    assert fields._one_query(BY_ID, lock=True) is not locked
     assert isinstance(sa.inspect(EmailVerification), sa.orm.Mapper)
