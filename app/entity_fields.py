@@ -189,6 +189,15 @@ class EntityFields:
             self._schemas[key] = type(base.__name__, (base,), extra) if extra else base
         return self._schemas[key]
 
+    def validator(self, base: type[ma.Schema], who: str) -> ma.Schema:
+        """An instance of :meth:`schema`, made once: a schema keeps no state
+        between loads, and making one per request costs a tenth of a
+        millisecond."""
+        key = ("instance", base, who)
+        if key not in self._schemas:
+            self._schemas[key] = self.schema(base, who)()
+        return self._schemas[key]
+
     def split(self, data: dict) -> tuple[dict, dict]:
         """``(the entity's own values, the plugin fields' values)`` of a body."""
         names = {f.name for f in self.fields}

@@ -35,7 +35,7 @@ def _me() -> uuid.UUID:
 
 def _body(base) -> dict:
     """The JSON body, validated by ``base`` plus the plugins' address fields."""
-    return load(fields().schema(base, "admin")(), read_json_body())
+    return load(fields().validator(base, "admin"), read_json_body())
 
 
 def _request_body(schema, **example) -> dict:

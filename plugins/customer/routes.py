@@ -39,7 +39,7 @@ def _with_links(customer: dict) -> dict:
 
 def _body(base, who: str) -> dict:
     """The JSON body, validated by ``base`` plus the plugin fields ``who`` may send."""
-    return load(fields().schema(base, who)(), read_json_body())
+    return load(fields().validator(base, who), read_json_body())
 
 
 def _request_body(schema, **example) -> dict:
