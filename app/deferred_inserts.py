@@ -1,6 +1,7 @@
 """Rows that a write inserts but does not read back (the event's outbox row,
-the timeline's entry), sent with the write's ``COMMIT`` instead of one round
-trip each (docs/architecture.md, "Inserts sent with the commit").
+the timeline's entry), and updates of a locked row (:func:`update_later`),
+sent with the write's ``COMMIT`` instead of one round trip each
+(docs/architecture.md, "Inserts sent with the commit").
 
 On PostgreSQL :func:`insert_later` holds the rows on the transaction's
 connection. Before any other statement of that transaction they are written
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.lazy_begin import take_begin
 
@@ -67,6 +69,8 @@ def insert_later(
         return
     held = connection.info.setdefault(_HELD, [])
     for item in held:
+        if isinstance(item, _HeldUpdate):
+            continue
         if item.table is table and item.columns == columns and item.returning == returning:
             item.rows.extend(rows)
             break
@@ -74,6 +78,51 @@ def insert_later(
             raise ValueError("only one table of a transaction may ask for returned values")
     else:
         held.append(_Held(table, columns, list(rows), returning))
+
+
+@dataclass
+class _HeldUpdate:
+    table: sa.Table
+    columns: tuple[str, ...]  # set
+    keys: tuple[str, ...]  # the primary key, in the WHERE clause
+    values: tuple  # the columns' values, then the keys'
+    returning = None
+
+
+def update_later(session: sa.orm.Session, row) -> None:
+    """Write the unflushed changes of ``row`` (an ORM object already in the
+    database) as one ``UPDATE`` by its primary key, in the session's
+    transaction, at the latest with its commit: on PostgreSQL it is held as
+    :func:`insert_later` holds rows (sent before any other statement, or with
+    the ``COMMIT``), elsewhere the session is flushed. ``row`` then counts as
+    written; columns the database sets on update (``server_onupdate``) are
+    expired, to be read again if asked for. The statement's row count is not
+    checked: lock the row first (``FOR UPDATE``), so that it is there."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.flush()
+        return
+    state = sa.inspect(row)
+    mapper = state.mapper
+    changed = {}
+    for prop in mapper.column_attrs:
+        added = state.attrs[prop.key].history.added
+        if added:
+            changed[prop] = added[0]
+    if not changed:
+        return
+    table = mapper.local_table
+    columns = tuple(prop.columns[0].name for prop in changed)
+    keys = tuple(column.name for column in mapper.primary_key)
+    identity = tuple(mapper.primary_key_from_instance(row))
+    connection.info.setdefault(_HELD, []).append(
+        _HeldUpdate(table, columns, keys, (*changed.values(), *identity))
+    )
+    for prop, value in changed.items():
+        set_committed_value(row, prop.key, value)
+    fetched = [p.key for p in mapper.column_attrs if p.columns[0].server_onupdate is not None]
+    if fetched:
+        session.expire(row, fetched)
 
 
 def take_returned(connection: sa.Connection) -> list:
@@ -147,7 +196,22 @@ def _template(table: sa.Table, columns: tuple[str, ...], returning: str | None, 
     return head, tail, processors, placeholders
 
 
-def _render(connection: sa.Connection, held: list[_Held]) -> tuple[str, str]:
+@functools.cache
+def _update_template(table: sa.Table, columns: tuple, keys: tuple, dialect) -> tuple:
+    """``UPDATE table SET column = %s, … WHERE key = %s`` and the bind
+    processor of each value, the columns' then the keys'."""
+    quote = dialect.identifier_preparer
+    assignments = ", ".join(f"{quote.quote(name)} = %s" for name in columns)
+    where = " AND ".join(f"{quote.quote(name)} = %s" for name in keys)
+    sql = f"UPDATE {quote.format_table(table)} SET {assignments} WHERE {where}"
+    processors = tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in (*columns, *keys)
+    )
+    return sql, processors
+
+
+def _render(connection: sa.Connection, held: list) -> tuple[str, str]:
     """The held rows' inserts with their values quoted in, and the same
     statements with placeholders (for error messages)."""
     from psycopg import ClientCursor
@@ -157,6 +221,15 @@ def _render(connection: sa.Connection, held: list[_Held]) -> tuple[str, str]:
     statements, shown = [], []
     # Rows whose values come back go first: only the first result is read.
     for item in sorted(held, key=lambda item: item.returning is None):
+        if isinstance(item, _HeldUpdate):
+            sql, processors = _update_template(item.table, item.columns, item.keys, dialect)
+            values = [
+                processor(value) if processor else value
+                for value, processor in zip(item.values, processors, strict=True)
+            ]
+            statements.append(quoting.mogrify(sql, values))
+            shown.append(sql)
+            continue
         head, tail, processors, placeholders = _template(
             item.table, item.columns, item.returning, dialect
         )

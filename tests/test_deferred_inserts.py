@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.db import db
-from app.deferred_inserts import insert_later
+from app.deferred_inserts import insert_later, update_later
+from app.errors import Conflict
 from app.events import emit
 from app.transactions import transaction
 from plugins.customer.models import Customer
@@ -54,11 +55,12 @@ def test_a_patch_sends_its_event_and_timeline_rows_with_the_commit(
     )
 
     assert response.status_code == 200, response.json
-    # The admin (BEGIN with it), the customer with its verification row, the
-    # UPDATE, and one message with both inserts and the COMMIT.
-    assert round_trips(messages) == 4
+    # The admin (BEGIN with it), the customer with its verification row, and
+    # one message with the UPDATE, both inserts and the COMMIT.
+    assert round_trips(messages) == 3
     last = queries(messages)[-1]
     assert last.startswith('"INSERT INTO event_outbox ')
+    assert "UPDATE customer SET " in last
     assert "INSERT INTO customer_event " in last
     assert last.endswith('COMMIT"')
 
@@ -263,3 +265,112 @@ def test_the_public_insert_later_refuses_to_run_outside_a_write(app):
 
     with app.app_context(), pytest.raises(RuntimeError, match="outside a transaction"):
         plugin_insert_later(CustomerEvent, [{"uuid": uuid.uuid4()}])
+
+
+# --- updates held for the commit (update_later) --------------------------------------------
+
+
+def customer_row(customer: dict) -> Customer:
+    return db.session.scalar(
+        sa.select(Customer).where(Customer.uuid == uuid.UUID(customer["uuid"])).with_for_update()
+    )
+
+
+def test_a_held_update_is_seen_by_the_next_statement_of_the_same_write(app, auth):
+    customer = auth.create_customer()
+    with app.app_context():
+        with transaction() as session:
+            row = customer_row(customer)
+            row.full_name = "Held Name"
+            update_later(session, row)
+            seen = session.scalar(
+                sa.text("SELECT full_name FROM customer WHERE customer_id = :id"),
+                {"id": customer["customer_id"]},
+            )
+        db.session.remove()
+
+    assert seen == "Held Name"
+    assert query(app, "SELECT full_name FROM customer") == [("Held Name",)]
+
+
+def test_a_held_update_is_dropped_with_a_rollback(app, auth):
+    customer = auth.create_customer()
+    with app.app_context():
+        with pytest.raises(RuntimeError), transaction() as session:
+            row = customer_row(customer)
+            row.full_name = "Never Kept"
+            update_later(session, row)
+            raise RuntimeError("the write fails")
+        db.session.remove()
+
+    assert query(app, "SELECT full_name FROM customer") == [(customer["full_name"],)]
+
+
+def test_a_held_update_that_breaks_a_unique_email_is_the_blocks_error(app, auth):
+    first = auth.create_customer(email="first@example.com")
+    second = auth.create_customer(email="second@example.com")
+    with app.app_context():
+        with pytest.raises(Conflict), transaction(unique={"email": Conflict("taken")}) as session:
+            row = customer_row(second)
+            row.email = first["email"]
+            update_later(session, row)
+        db.session.remove()
+
+    assert sorted(query(app, "SELECT email FROM customer")) == [
+        ("first@example.com",),
+        ("second@example.com",),
+    ]
+
+
+def test_a_held_update_writes_values_exactly_as_given(app, auth):
+    customer = auth.create_customer()
+    name = "O'Brien \\ 100% %s %(x)s $1 ; COMMIT; -- é ✓ 𝄞"
+    meta = {"note": "it's 50%", "nested": {"list": [1, None, True]}}
+    with app.app_context():
+        with transaction() as session:
+            row = customer_row(customer)
+            row.full_name = name
+            row.meta_data = meta
+            update_later(session, row)
+        db.session.remove()
+        row = db.session.scalar(sa.select(Customer))
+        stored = (row.full_name, row.meta_data)
+        db.session.remove()
+
+    assert stored == (name, meta)
+
+
+def test_columns_the_database_sets_on_update_are_read_again(app, auth):
+    customer = auth.create_customer()
+    with app.app_context():
+        with transaction() as session:
+            row = customer_row(customer)
+            row.full_name = "Changed"
+            update_later(session, row)
+            # The database's own value, read after the held update was sent.
+            assert row.token_version == session.scalar(
+                sa.text("SELECT token_version FROM customer")
+            )
+        db.session.remove()
+
+
+def test_a_customer_update_sends_no_password_hash_in_sql_text(app, client, auth, postgresql_only):
+    customer = auth.create_customer()
+    headers = auth.admin_headers()
+
+    response, messages = wire_messages(
+        app,
+        lambda: client.patch(
+            f"/api/customers/{customer['uuid']}",
+            json={"password": "another-pass-2"},
+            headers=headers,
+        ),
+    )
+
+    assert response.status_code == 200, response.json
+    (stored,) = query(app, "SELECT password FROM customer")[0]
+    # As a bound parameter (a Bind message), never in a statement's text.
+    sql = [text for _, message, text in messages if message in ("Query", "Parse")]
+    assert sql
+    assert not [text for text in sql if stored in text]
+    assert any(stored in text for _, message, text in messages if message == "Bind")

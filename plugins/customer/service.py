@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from app.auth import tokens
 from app.db import as_utc, db, utcnow
+from app.deferred_inserts import update_later
 from app.emails import lookup_key
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.events import emit
@@ -217,7 +218,13 @@ def _update(row: Customer, data: dict, password_hash: str | None, context: HookC
         # something of its own (a pending email change) that the answer shows.
         return present(row)
     row.updated_at = now
-    db.session.flush()
+    if password_hash is None:
+        # Sent with the COMMIT (docs/architecture.md, "Inserts sent with the
+        # commit"); the row is locked. A password hash is never bound into
+        # SQL text, so a new password goes as the ORM's own statement.
+        update_later(db.session, row)
+    else:
+        db.session.flush()
     shown = present(row)
     emit(events.CUSTOMER_UPDATED, shown)
     if password_hash is not None:
