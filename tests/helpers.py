@@ -131,6 +131,21 @@ def wire_messages(app, send) -> tuple:
     return response, messages
 
 
+def wire_of_a_customer_patch(app, client, auth, body: dict | None = None) -> tuple:
+    """A new customer PATCHed by an admin (``{"full_name": "Jane D"}`` unless
+    ``body``): the response and its protocol messages (``wire_messages``)."""
+    customer = auth.create_customer()
+    headers = auth.admin_headers()
+    return wire_messages(
+        app,
+        lambda: client.patch(
+            f"/api/customers/{customer['uuid']}",
+            json=body or {"full_name": "Jane D"},
+            headers=headers,
+        ),
+    )
+
+
 def round_trips(messages) -> int:
     """How many times the service waited for PostgreSQL (``wire_messages``)."""
     return sum(1 for direction, message, _ in messages if message == "ReadyForQuery")

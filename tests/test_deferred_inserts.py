@@ -18,7 +18,7 @@ from app.events import emit
 from app.transactions import transaction
 from plugins.customer.models import Customer
 from plugins.timeline.models import CustomerEvent
-from tests.helpers import event_names, query, round_trips, wire_messages
+from tests.helpers import event_names, query, round_trips, wire_messages, wire_of_a_customer_patch
 
 NOTE = "customer_note_added"
 
@@ -44,15 +44,7 @@ def outbox_count(app) -> int:
 def test_a_patch_sends_its_event_and_timeline_rows_with_the_commit(
     app, client, auth, postgresql_only
 ):
-    customer = auth.create_customer()
-    headers = auth.admin_headers()
-
-    response, messages = wire_messages(
-        app,
-        lambda: client.patch(
-            f"/api/customers/{customer['uuid']}", json={"full_name": "Jane D"}, headers=headers
-        ),
-    )
+    response, messages = wire_of_a_customer_patch(app, client, auth)
 
     assert response.status_code == 200, response.json
     # The admin (BEGIN with it), the customer with its verification row, and
@@ -355,17 +347,7 @@ def test_columns_the_database_sets_on_update_are_read_again(app, auth):
 
 
 def test_a_customer_update_sends_no_password_hash_in_sql_text(app, client, auth, postgresql_only):
-    customer = auth.create_customer()
-    headers = auth.admin_headers()
-
-    response, messages = wire_messages(
-        app,
-        lambda: client.patch(
-            f"/api/customers/{customer['uuid']}",
-            json={"password": "another-pass-2"},
-            headers=headers,
-        ),
-    )
+    response, messages = wire_of_a_customer_patch(app, client, auth, {"password": "another-pass-2"})
 
     assert response.status_code == 200, response.json
     (stored,) = query(app, "SELECT password FROM customer")[0]

@@ -12,7 +12,7 @@ from app.events import emit, emit_many
 from app.transactions import transaction
 from plugins.customer.models import Customer
 from tests.conftest import BACKENDS
-from tests.helpers import query, round_trips, wire_messages
+from tests.helpers import query, round_trips, wire_messages, wire_of_a_customer_patch
 
 NOTE = "customer_note_added"
 
@@ -33,15 +33,7 @@ def full_name(app, customer_uuid: str) -> str:
 
 
 def test_a_patch_sends_no_begin_of_its_own(app, client, auth):
-    customer = auth.create_customer()
-    headers = auth.admin_headers()
-
-    response, messages = wire_messages(
-        app,
-        lambda: client.patch(
-            f"/api/customers/{customer['uuid']}", json={"full_name": "Jane D"}, headers=headers
-        ),
-    )
+    response, messages = wire_of_a_customer_patch(app, client, auth)
 
     assert response.status_code == 200, response.json
     texts = sent(messages)
