@@ -7,7 +7,10 @@ instead leaves the driver in autocommit, where psycopg sends nothing of its
 own, and marks the connection: its first statement then goes as
 ``BEGIN; <statement>`` in one simple-protocol message, with its values bound
 on the client (quoted by libpq, as app/deferred_inserts.py does: PostgreSQL
-takes several statements in one message only without parameters). From then
+takes several statements in one message only without parameters). Only a
+``SELECT`` (or a statement without parameters) goes that way; before a first
+statement that writes, ``BEGIN`` goes alone, so that the values of a write (a
+password hash) are never bound into SQL text. From then
 on the server holds the transaction; psycopg's ``commit()`` and
 ``rollback()`` end it, since they look at the server's transaction status,
 not at the autocommit flag. A transaction that sends nothing sends no
@@ -76,6 +79,11 @@ def _with_begin(cursor, sql: str) -> None:
 @sa.event.listens_for(sa.engine.Engine, "do_execute")
 def _first_statement(cursor, statement, parameters, context):
     if not _take_pending(context):
+        return False
+    if statement.lstrip()[:6].upper() != "SELECT":
+        # Only a read's values are bound into the message's text: a write's
+        # may hold a password hash, which goes as a parameter, never as SQL.
+        cursor.execute("BEGIN")
         return False
     _with_begin(cursor, ClientCursor(cursor.connection).mogrify(statement, parameters))
     return True

@@ -148,3 +148,25 @@ def test_connections_go_back_to_the_pool_transactional(app):
         with db.engine.connect() as conn:
             assert conn.connection.dbapi_connection.autocommit is False
             assert "begin_pending" not in conn.info
+
+
+def test_a_first_statement_that_writes_has_begin_of_its_own_and_its_values_bound(app):
+    # A write's values (a password hash here) never go into SQL text.
+    secret = "$2b$10$" + "s" * 53
+
+    def write():
+        with app.app_context():
+            with transaction():
+                db.session.execute(
+                    sa.insert(Customer).values(
+                        email="first@example.com", password=secret, full_name="First", group_id=1
+                    )
+                )
+            db.session.remove()
+
+    _, messages = wire_messages(app, write)
+
+    texts = sent(messages)
+    assert texts[0].strip('"') == "BEGIN"
+    assert not [text for text in texts if secret in text]
+    assert query(app, "SELECT email FROM customer") == [("first@example.com",)]
