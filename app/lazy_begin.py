@@ -8,7 +8,7 @@ own, and marks the connection: its first statement then goes as
 ``BEGIN; <statement>`` in one simple-protocol message, with its values bound
 on the client (quoted by libpq, as app/deferred_inserts.py does: PostgreSQL
 takes several statements in one message only without parameters). Only a
-``SELECT`` (or a statement without parameters) goes that way; before a first
+``SELECT``, or a statement without values, goes that way; before a first
 statement that writes, ``BEGIN`` goes alone, so that the values of a write (a
 password hash) are never bound into SQL text. From then
 on the server holds the transaction; psycopg's ``commit()`` and
@@ -80,7 +80,7 @@ def _with_begin(cursor, sql: str) -> None:
 def _first_statement(cursor, statement, parameters, context):
     if not _take_pending(context):
         return False
-    if statement.lstrip()[:6].upper() != "SELECT":
+    if parameters and statement.lstrip()[:6].upper() != "SELECT":
         # Only a read's values are bound into the message's text: a write's
         # may hold a password hash, which goes as a parameter, never as SQL.
         cursor.execute("BEGIN")
