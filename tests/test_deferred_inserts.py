@@ -5,7 +5,9 @@ commit")."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -356,3 +358,56 @@ def test_a_customer_update_sends_no_password_hash_in_sql_text(app, client, auth,
     assert sql
     assert not [text for text in sql if stored in text]
     assert any(stored in text for _, message, text in messages if message == "Bind")
+
+
+def test_concurrent_patches_to_one_email_leave_it_to_exactly_one_customer(app, auth):
+    # Each UPDATE travels with its COMMIT: a race the email check cannot see
+    # is still one 200 and 409s, and only the winner's event.
+    admin = auth.admin_headers()
+    racers = [auth.create_customer(email=f"racer{n}@example.com") for n in range(6)]
+    events_before = outbox_count(app)
+    barrier = threading.Barrier(len(racers))
+
+    def patch(customer):
+        client = app.test_client()
+        barrier.wait(timeout=60)
+        response = client.patch(
+            f"/api/customers/{customer['uuid']}", json={"email": "won@example.com"}, headers=admin
+        )
+        return response.status_code, response.json
+
+    with ThreadPoolExecutor(max_workers=len(racers)) as pool:
+        answers = list(pool.map(patch, racers))
+
+    assert sorted(status for status, _ in answers) == [200] + [409] * (len(racers) - 1)
+    assert all(
+        body == {"error": {"status": 409, "message": "Email is already used"}}
+        for status, body in answers
+        if status == 409
+    )
+    assert query(app, "SELECT count(*) FROM customer WHERE email = 'won@example.com'") == [(1,)]
+    assert outbox_count(app) == events_before + 1
+
+
+def test_concurrent_patches_of_one_customer_all_land_one_after_the_other(app, auth):
+    admin = auth.admin_headers()
+    customer = auth.create_customer()
+    names = [f"Name {n}" for n in range(6)]
+    events_before = outbox_count(app)
+    barrier = threading.Barrier(len(names))
+
+    def patch(name):
+        client = app.test_client()
+        barrier.wait(timeout=60)
+        response = client.patch(
+            f"/api/customers/{customer['uuid']}", json={"full_name": name}, headers=admin
+        )
+        return response.status_code, response.json["data"]["full_name"]
+
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        answers = list(pool.map(patch, names))
+
+    assert sorted(answers) == [(200, name) for name in names]
+    (stored,) = query(app, "SELECT full_name FROM customer")[0]
+    assert stored in names
+    assert outbox_count(app) == events_before + len(names)
