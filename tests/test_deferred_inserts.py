@@ -348,6 +348,53 @@ def test_columns_the_database_sets_on_update_are_read_again(app, auth):
         db.session.remove()
 
 
+def test_a_held_update_leaves_nothing_for_the_commit_to_flush(app, auth, postgresql_only):
+    customer = auth.create_customer()
+    flushes = []
+    with app.app_context():
+        with transaction() as session:
+            sa.event.listen(session, "before_flush", lambda *args: flushes.append(args))
+            row = customer_row(customer)
+            row.full_name = "Held Name"
+            update_later(session, row)
+            clean = row not in session.dirty and not session.is_modified(row)
+        db.session.remove()
+
+    assert clean
+    assert flushes == []
+    assert query(app, "SELECT full_name FROM customer") == [("Held Name",)]
+
+
+def test_a_value_set_again_to_what_it_was_leaves_the_row_clean(app, auth, postgresql_only):
+    customer = auth.create_customer()
+    with app.app_context():
+        with transaction() as session:
+            row = customer_row(customer)
+            row.full_name = "Held Name"
+            row.status = row.status  # the same value: no change to write
+            update_later(session, row)
+            clean = row not in session.dirty
+        db.session.remove()
+
+    assert clean
+    assert query(app, "SELECT full_name FROM customer") == [("Held Name",)]
+
+
+def test_a_change_made_after_a_held_update_is_still_flushed(app, auth, postgresql_only):
+    customer = auth.create_customer()
+    with app.app_context():
+        with transaction() as session:
+            row = customer_row(customer)
+            row.full_name = "Held Name"
+            update_later(session, row)
+            row.status = 0
+            dirty = row in session.dirty
+        db.session.remove()
+
+    assert dirty
+    assert query(app, "SELECT full_name, status FROM customer") == [("Held Name", 0)]
+
+
 def test_a_customer_update_sends_no_password_hash_in_sql_text(app, client, auth, postgresql_only):
     response, messages = wire_of_a_customer_patch(app, client, auth, {"password": "another-pass-2"})
 

@@ -32,17 +32,29 @@ class AdminUser(db.Model):
 
     def to_identity(self) -> dict:
         """The ``user`` claim of an admin token."""
-        return {
-            "admin_user_id": self.admin_user_id,
-            "uuid": str(self.uuid),
-            "email": self.email,
-            "full_name": self.full_name,
-            "status": 1 if self.status else 0,
-        }
+        return identity_of(self)
 
     def to_dict(self) -> dict:
-        return {
-            **self.to_identity(),
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
-        }
+        return account_of(self)
+
+
+def identity_of(user) -> dict:
+    """The ``user`` claim of an admin token, from an :class:`AdminUser` or a
+    row of its columns."""
+    return {
+        "admin_user_id": user.admin_user_id,
+        "uuid": str(user.uuid),
+        "email": user.email,
+        "full_name": user.full_name,
+        "status": 1 if user.status else 0,
+    }
+
+
+def account_of(user) -> dict:
+    """The admin as a token's principal carries it (never the password hash),
+    from an :class:`AdminUser` or a row of its columns."""
+    return {
+        **identity_of(user),
+        "created_at": format_timestamp(user.created_at),
+        "updated_at": format_timestamp(user.updated_at),
+    }

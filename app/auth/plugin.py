@@ -24,7 +24,8 @@ def register_commands(cli):
 def auth_account_for_token(token_type, claims):
     if token_type != "admin":
         return None
+    from app.auth.models import account_of
     from app.auth.service import active_admin
 
     user = active_admin(claims)
-    return user.to_dict() if user else None
+    return account_of(user) if user else None

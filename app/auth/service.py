@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.auth import tokens
-from app.auth.models import AdminUser
+from app.auth.models import AdminUser, identity_of
 from app.db import as_utc, db, utcnow
 from app.emails import InvalidEmail, lookup_key, normalize_email
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
@@ -68,13 +68,14 @@ def unlock_logins(email: str) -> bool:
     return unlock("admin", email)
 
 
-def active_admin(claims: dict) -> AdminUser | None:
-    """The admin user a verified token names, if it still exists and is active."""
+def active_admin(claims: dict) -> sa.Row | None:
+    """The admin user a verified token names, if it still exists and is
+    active: a row of its columns (see :func:`app.auth.models.account_of`)."""
     identity = claims.get("user") or {}
     user_id = identity.get("admin_user_id")
     if not isinstance(user_id, int) or isinstance(user_id, bool):
         return None
-    user, session_revoked = tokens.account_for(AdminUser, user_id, claims)
+    user, session_revoked = tokens.account_values(AdminUser, user_id, claims)
     if user is None or not user.status or str(user.uuid) != str(identity.get("uuid", user.uuid)):
         return None
     if not tokens.still_valid(
@@ -95,7 +96,7 @@ def refresh(refresh_token: str) -> dict:
     user = active_admin(claims)
     if user is None:
         raise Unauthorized("The token's account no longer exists or is disabled.")
-    return {"accessToken": tokens.refreshed(claims, user.to_identity(), user.token_version)}
+    return {"accessToken": tokens.refreshed(claims, identity_of(user), user.token_version)}
 
 
 # --- management (flask user) ----------------------------------------------------------

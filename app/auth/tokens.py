@@ -170,6 +170,30 @@ def account_for(model, account_id: int, claims: dict):
     return (found[0], bool(found[1])) if found else (None, None)
 
 
+def account_values(model, account_id: int, claims: dict):
+    """As :func:`account_for`, with the account's columns as a row (attribute
+    access by column name) instead of an ORM object: for a check that only
+    reads, about 0.1 ms cheaper per request (docs/performance.md). The row is
+    not in the session: reading the account later goes to the database."""
+    sid = _session_id(claims)
+    found = (
+        db.session.connection()
+        .execute(_values_query(model), {"id": account_id, "sid": sid or ""})
+        .first()
+    )
+    if found is None:
+        return None, None
+    return found, (found.session_revoked if sid is not None else None)
+
+
+@functools.cache
+def _values_query(model) -> sa.Select:
+    revoked = sa.exists().where(sessions.RevokedSession.sid == sa.bindparam("sid"))
+    (key,) = sa.inspect(model).primary_key
+    table = sa.inspect(model).local_table
+    return sa.select(*table.c, revoked.label("session_revoked")).where(key == sa.bindparam("id"))
+
+
 @functools.cache
 def _account_query(model) -> sa.Select:
     """The account and its session's revocation, built once per model: a
