@@ -5,9 +5,10 @@ commit")."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 import pytest
@@ -83,6 +84,87 @@ def test_creating_an_address_sends_its_event_with_the_commit(app, client, auth, 
     sent_alone = [text for _, message, text in messages if "INSERT INTO event_outbox" in text]
     assert len(sent_alone) == 1
     assert sent_alone[0].endswith('COMMIT"')
+
+
+def two_addresses(client, auth) -> tuple[dict, dict, dict, dict]:
+    """A customer with a default address and another one, and admin headers."""
+    customer = auth.create_customer()
+    headers = auth.admin_headers()
+    made = [
+        client.post(
+            f"/api/customers/{customer['uuid']}/addresses",
+            json={
+                "full_name": name,
+                "address_1": "1 Main St",
+                "city": "Springfield",
+                "country": "US",
+            },
+            headers=headers,
+        ).json["data"]
+        for name in ("First Default", "Second")
+    ]
+    return customer, made[0], made[1], headers
+
+
+def test_a_default_switch_sends_both_updates_with_the_commit(app, client, auth, postgresql_only):
+    customer, first, second, headers = two_addresses(client, auth)
+    path = f"/api/customers/{customer['uuid']}/addresses/{second['uuid']}"
+
+    response, messages = wire_messages(
+        app, lambda: client.patch(path, json={"is_default": True}, headers=headers)
+    )
+
+    assert response.status_code == 200, response.json
+    # The admin (BEGIN with it), the customer, the address and the current
+    # default (both locked), then one message: the two UPDATEs, the events, COMMIT.
+    assert round_trips(messages) == 5
+    last = queries(messages)[-1]
+    assert last.count("UPDATE customer_address SET ") == 2
+    # The previous default is cleared first: the partial unique index allows one default.
+    cleared = re.search(
+        rf"UPDATE customer_address SET [^;]*is_default = false[^;]*"
+        rf" WHERE customer_address_id = {first['customer_address_id']};",
+        last,
+    )
+    made = re.search(
+        rf"UPDATE customer_address SET [^;]*is_default = true[^;]*"
+        rf" WHERE customer_address_id = {second['customer_address_id']};",
+        last,
+    )
+    assert cleared and made and cleared.start() < made.start()
+    assert last.endswith('COMMIT"')
+    assert query(app, "SELECT full_name FROM customer_address WHERE is_default") == [("Second",)]
+
+
+def test_an_address_deleted_past_the_service_during_a_patch_is_a_404(
+    app, client, auth, postgresql_only
+):
+    # EverShop shares the table and does not lock the customer first: the
+    # PATCH waits on the address row and finds it gone, instead of answering
+    # 200 for an UPDATE that wrote nothing.
+    customer, _, second, headers = two_addresses(client, auth)
+    path = f"/api/customers/{customer['uuid']}/addresses/{second['uuid']}"
+    events_before = outbox_count(app)
+    with app.app_context():
+        other = db.engine.connect()
+    try:
+        other.execute(
+            sa.text("DELETE FROM customer_address WHERE uuid = :uuid"),
+            {"uuid": uuid.UUID(second["uuid"])},
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            patching = pool.submit(
+                lambda: app.test_client().patch(path, json={"city": "Elsewhere"}, headers=headers)
+            )
+            # Still waiting for the row the open DELETE holds.
+            assert not wait([patching], timeout=1).done
+            other.commit()
+            response = patching.result(timeout=30)
+    finally:
+        other.close()
+
+    assert response.status_code == 404, response.json
+    assert outbox_count(app) == events_before
 
 
 # --- as if inserted at once --------------------------------------------------------------

@@ -13,6 +13,7 @@ import uuid
 import sqlalchemy as sa
 
 from app.db import db, utcnow
+from app.deferred_inserts import update_later
 from app.errors import NotFound, ValidationError
 from app.events import emit
 from app.plugins import HookContext, collect, hooks
@@ -37,9 +38,17 @@ _ONE = sa.select(CustomerAddress).where(
     CustomerAddress.uuid == sa.bindparam("uuid"),
     CustomerAddress.customer_id == sa.bindparam("customer_id"),
 )
-_DEFAULT = sa.select(CustomerAddress).where(
-    CustomerAddress.customer_id == sa.bindparam("customer_id"),
-    CustomerAddress.is_default.is_(True),
+# Locked: a write updates what it read (its UPDATE is sent with the COMMIT,
+# app.deferred_inserts.update_later), and EverShop, sharing the table, does
+# not take the customer's lock first.
+_ONE_LOCKED = _ONE.with_for_update()
+_DEFAULT = (
+    sa.select(CustomerAddress)
+    .where(
+        CustomerAddress.customer_id == sa.bindparam("customer_id"),
+        CustomerAddress.is_default.is_(True),
+    )
+    .with_for_update()
 )
 _ANY = (
     sa.select(CustomerAddress.customer_address_id)
@@ -57,10 +66,11 @@ def _owner(customer_uuid: uuid.UUID, lock: bool = False) -> dict:
     return customer
 
 
-def _address(customer: dict, address_uuid: uuid.UUID) -> CustomerAddress:
+def _address(customer: dict, address_uuid: uuid.UUID, lock: bool = False) -> CustomerAddress:
     # Another customer's address is simply not found under this customer.
     address = db.session.scalar(
-        _ONE, {"uuid": address_uuid, "customer_id": customer["customer_id"]}
+        _ONE_LOCKED if lock else _ONE,
+        {"uuid": address_uuid, "customer_id": customer["customer_id"]},
     )
     if address is None:
         raise NotFound(ADDRESS_NOT_FOUND)
@@ -85,14 +95,14 @@ def _check_rules(address: dict) -> None:
 
 
 def _clear_default(customer: dict, keep: CustomerAddress | None = None) -> None:
-    """Unset the current default (other than ``keep``), emitting its update,
-    and flush it before the new default is written."""
+    """Unset the current default (other than ``keep``), emitting its update;
+    its UPDATE goes before the new default's (the partial unique index)."""
     current = db.session.scalar(_DEFAULT, {"customer_id": customer["customer_id"]})
     if current is None or current is keep:
         return
     current.is_default = False
     current.updated_at = utcnow()
-    db.session.flush()
+    update_later(db.session, current)
     emit(events.ADDRESS_UPDATED, present(current, customer["uuid"]))
 
 
@@ -137,7 +147,7 @@ def update_address(
     data = dict(data)
     with transaction():
         customer = _owner(customer_uuid, lock=True)
-        address = _address(customer, address_uuid)
+        address = _address(customer, address_uuid, lock=True)
         before = present(address, customer["uuid"])
         if not data:
             return before
@@ -157,7 +167,8 @@ def update_address(
         if not changes:
             return before
         address.updated_at = utcnow()
-        db.session.flush()
+        # Sent with the COMMIT (docs/architecture.md, "Inserts sent with the commit").
+        update_later(db.session, address)
         shown = present(address, customer["uuid"])
         emit(events.ADDRESS_UPDATED, shown)
         after_commit(
@@ -173,7 +184,7 @@ def delete_address(customer_uuid: uuid.UUID, address_uuid: uuid.UUID, context: H
     Deleting the default leaves the customer without one."""
     with transaction():
         customer = _owner(customer_uuid, lock=True)
-        address = _address(customer, address_uuid)
+        address = _address(customer, address_uuid, lock=True)
         shown = present(address, customer["uuid"])
         hooks().address_before_delete(address=dict(shown), context=context)
         db.session.delete(address)
