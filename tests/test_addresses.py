@@ -975,3 +975,23 @@ def test_address_rules_returning_a_message_refuse_the_whole_address(
     assert response.status_code == 400
     assert response.json == {"error": {"status": 400, "message": RefuseEveryAddress.MESSAGE}}
     assert_no_address_written(client, admin, customer, events)
+
+
+def test_a_customers_addresses_read_in_a_write_include_one_added_earlier_in_it(app, auth):
+    from app.transactions import transaction
+    from plugins.address.models import CustomerAddress
+    from plugins.address.service import addresses_by_customer
+
+    customer = auth.create_customer()
+    with app.app_context():
+        with transaction() as session:
+            session.add(
+                CustomerAddress(
+                    customer_id=customer["customer_id"], country="US", city="Added Unflushed"
+                )
+            )
+            found = addresses_by_customer([customer])[customer["customer_id"]]
+        db.session.remove()
+
+    assert [address["city"] for address in found] == ["Added Unflushed"]
+    assert found[0]["links"][0]["href"].startswith(f"/api/customers/{customer['uuid']}/addresses/")

@@ -83,8 +83,9 @@ def _own(row: CustomerAddress) -> dict:
 
 
 def present_many(rows: list[CustomerAddress], customer_uuids: dict[int, str] | None) -> list[dict]:
-    """Addresses as the API shows them; with ``customer_uuids`` (customer id ->
-    uuid), each with its ``links``."""
+    """Addresses (ORM objects, or rows of the table's columns) as the API
+    shows them; with ``customer_uuids`` (customer id -> uuid), each with its
+    ``links``."""
     items = [_own(row) for row in rows]
     extra = fields()
     if extra:
