@@ -430,7 +430,10 @@ def test_columns_the_database_sets_on_update_are_read_again(app, auth):
         db.session.remove()
 
 
-def test_a_held_update_leaves_nothing_for_the_commit_to_flush(app, auth, postgresql_only):
+def hold_a_name_change(app, auth, before=None, after=None) -> tuple[bool, int]:
+    """A customer's new name held with ``update_later`` (``before`` and
+    ``after`` change the row around it): whether the row was still dirty
+    then, and how many times the session flushed until its commit."""
     customer = auth.create_customer()
     flushes = []
     with app.app_context():
@@ -438,42 +441,34 @@ def test_a_held_update_leaves_nothing_for_the_commit_to_flush(app, auth, postgre
             sa.event.listen(session, "before_flush", lambda *args: flushes.append(args))
             row = customer_row(customer)
             row.full_name = "Held Name"
+            if before:
+                before(row)
             update_later(session, row)
-            clean = row not in session.dirty and not session.is_modified(row)
+            if after:
+                after(row)
+            dirty = row in session.dirty or session.is_modified(row)
         db.session.remove()
+    return dirty, len(flushes)
 
-    assert clean
-    assert flushes == []
+
+def test_a_held_update_leaves_nothing_for_the_commit_to_flush(app, auth, postgresql_only):
+    assert hold_a_name_change(app, auth) == (False, 0)
     assert query(app, "SELECT full_name FROM customer") == [("Held Name",)]
 
 
 def test_a_value_set_again_to_what_it_was_leaves_the_row_clean(app, auth, postgresql_only):
-    customer = auth.create_customer()
-    with app.app_context():
-        with transaction() as session:
-            row = customer_row(customer)
-            row.full_name = "Held Name"
-            row.status = row.status  # the same value: no change to write
-            update_later(session, row)
-            clean = row not in session.dirty
-        db.session.remove()
+    def same_status(row):
+        row.status = row.status  # the same value: no change to write
 
-    assert clean
+    assert hold_a_name_change(app, auth, before=same_status) == (False, 0)
     assert query(app, "SELECT full_name FROM customer") == [("Held Name",)]
 
 
 def test_a_change_made_after_a_held_update_is_still_flushed(app, auth, postgresql_only):
-    customer = auth.create_customer()
-    with app.app_context():
-        with transaction() as session:
-            row = customer_row(customer)
-            row.full_name = "Held Name"
-            update_later(session, row)
-            row.status = 0
-            dirty = row in session.dirty
-        db.session.remove()
+    def disable(row):
+        row.status = 0
 
-    assert dirty
+    assert hold_a_name_change(app, auth, after=disable) == (True, 1)
     assert query(app, "SELECT full_name, status FROM customer") == [("Held Name", 0)]
 
 
