@@ -57,7 +57,8 @@ def account(row: Customer) -> dict:
 
 
 def present_many(rows: list[Customer], only: set[str] | None = None) -> list[dict]:
-    """Customers as the API shows them: never the password hash; ``meta_data``
+    """Customers (ORM objects, or rows of the table's columns) as the API
+    shows them: never the password hash; ``meta_data``
     is the store's metafields (the plugins' namespaces are their fields).
     ``only``: the plugin fields with a ``load`` to load (default all; GraphQL
     loads those its query names)."""
