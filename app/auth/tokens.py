@@ -191,7 +191,9 @@ def _values_query(model) -> sa.Select:
     revoked = sa.exists().where(sessions.RevokedSession.sid == sa.bindparam("sid"))
     (key,) = sa.inspect(model).primary_key
     table = sa.inspect(model).local_table
-    return sa.select(*table.c, revoked.label("session_revoked")).where(key == sa.bindparam("id"))
+    # Everything but the password hash: a token's check has no use for it.
+    columns = [column for column in table.c if column.name != "password"]
+    return sa.select(*columns, revoked.label("session_revoked")).where(key == sa.bindparam("id"))
 
 
 @functools.cache

@@ -4,6 +4,7 @@ values, and the endpoint read through GET as through POST."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -217,6 +218,23 @@ def test_customer_with_its_group_reads_the_group_in_the_customers_own_query(
     reads = [sql for sql in statements if sql.lstrip().startswith("SELECT")]
     assert len(reads) == 2, statements
     assert "JOIN customer_group" in reads[1]
+
+
+@pytest.mark.parametrize("fields", ["uuid", "uuid group { groupName }"])
+def test_customer_read_reads_no_password_hash(app, client, auth, admin, fields):
+    # Neither the admin's (its token's check) nor the customer's (only presented).
+    created = auth.create_customer()
+    query = "query($id: String) { customer(id: $id) { " + fields + " } }"
+
+    response, statements = count_statements(
+        app, lambda: post(client, query, {"id": created["uuid"]}, admin)
+    )
+
+    assert response.json["data"]["customer"]["uuid"] == created["uuid"]
+    reads = [sql for sql in statements if sql.lstrip().startswith("SELECT")]
+    assert any("FROM admin_user" in sql for sql in reads), statements
+    assert any("FROM customer" in sql for sql in reads), statements
+    assert not any(re.search(r"\.password\b", sql) for sql in reads), statements
 
 
 def test_customer_without_its_group_in_the_query_does_not_read_groups(app, client, auth, admin):
