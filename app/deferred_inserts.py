@@ -120,11 +120,14 @@ def update_later(session: sa.orm.Session, row) -> None:
     )
     for prop, value in changed.items():
         set_committed_value(row, prop.key, value)
-    if not any(state.attrs[key].history.has_changes() for key in state.committed_state):
+    if not state.session.in_nested_transaction() and not any(
+        state.attrs[key].history.has_changes() for key in state.committed_state
+    ):
         # Nothing else of the row is pending (a value set again to what it
         # was is no change): mark it clean, so that the commit's flush does
         # not walk a unit of work that has nothing to write (about 0.2 ms,
-        # docs/performance.md).
+        # docs/performance.md). Not in a savepoint: its rollback expires
+        # only the rows still marked as changed.
         state._commit_all(state.dict, session.identity_map)
     fetched = [p.key for p in mapper.column_attrs if p.columns[0].server_onupdate is not None]
     if fetched:

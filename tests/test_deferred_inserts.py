@@ -464,6 +464,24 @@ def test_a_value_set_again_to_what_it_was_leaves_the_row_clean(app, auth, postgr
     assert query(app, "SELECT full_name FROM customer") == [("Held Name",)]
 
 
+def test_a_held_update_in_a_rolled_back_savepoint_leaves_the_row_as_stored(
+    app, auth, postgresql_only
+):
+    customer = auth.create_customer()
+    with app.app_context():
+        with transaction() as session:
+            row = customer_row(customer)
+            savepoint = session.begin_nested()
+            row.full_name = "Never Kept"
+            update_later(session, row)
+            savepoint.rollback()
+            seen = row.full_name
+        db.session.remove()
+
+    assert seen == customer["full_name"]
+    assert query(app, "SELECT full_name FROM customer") == [(customer["full_name"],)]
+
+
 def test_a_change_made_after_a_held_update_is_still_flushed(app, auth, postgresql_only):
     def disable(row):
         row.status = 0
