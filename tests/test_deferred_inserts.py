@@ -502,24 +502,30 @@ def test_a_customer_update_sends_no_password_hash_in_sql_text(app, client, auth,
     assert any(stored in text for _, message, text in messages if message == "Bind")
 
 
+def patch_at_once(app, headers, patches: list[tuple[dict, dict]]) -> list:
+    """Each ``(customer, body)`` PATCHed from a thread of its own, all let go
+    at the same moment; the responses, in the order given."""
+    barrier = threading.Barrier(len(patches))
+
+    def patch(customer_and_body):
+        customer, body = customer_and_body
+        client = app.test_client()
+        barrier.wait(timeout=60)
+        return client.patch(f"/api/customers/{customer['uuid']}", json=body, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=len(patches)) as pool:
+        return list(pool.map(patch, patches))
+
+
 def test_concurrent_patches_to_one_email_leave_it_to_exactly_one_customer(app, auth):
     # Each UPDATE travels with its COMMIT: a race the email check cannot see
     # is still one 200 and 409s, and only the winner's event.
     admin = auth.admin_headers()
     racers = [auth.create_customer(email=f"racer{n}@example.com") for n in range(6)]
     events_before = outbox_count(app)
-    barrier = threading.Barrier(len(racers))
 
-    def patch(customer):
-        client = app.test_client()
-        barrier.wait(timeout=60)
-        response = client.patch(
-            f"/api/customers/{customer['uuid']}", json={"email": "won@example.com"}, headers=admin
-        )
-        return response.status_code, response.json
-
-    with ThreadPoolExecutor(max_workers=len(racers)) as pool:
-        answers = list(pool.map(patch, racers))
+    responses = patch_at_once(app, admin, [(c, {"email": "won@example.com"}) for c in racers])
+    answers = [(response.status_code, response.json) for response in responses]
 
     assert sorted(status for status, _ in answers) == [200] + [409] * (len(racers) - 1)
     assert all(
@@ -536,18 +542,9 @@ def test_concurrent_patches_of_one_customer_all_land_one_after_the_other(app, au
     customer = auth.create_customer()
     names = [f"Name {n}" for n in range(6)]
     events_before = outbox_count(app)
-    barrier = threading.Barrier(len(names))
 
-    def patch(name):
-        client = app.test_client()
-        barrier.wait(timeout=60)
-        response = client.patch(
-            f"/api/customers/{customer['uuid']}", json={"full_name": name}, headers=admin
-        )
-        return response.status_code, response.json["data"]["full_name"]
-
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        answers = list(pool.map(patch, names))
+    responses = patch_at_once(app, admin, [(customer, {"full_name": name}) for name in names])
+    answers = [(r.status_code, r.json["data"]["full_name"]) for r in responses]
 
     assert sorted(answers) == [(200, name) for name in names]
     (stored,) = query(app, "SELECT full_name FROM customer")[0]

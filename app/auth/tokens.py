@@ -186,13 +186,17 @@ def account_values(model, account_id: int, claims: dict):
     return found, (found.session_revoked if sid is not None else None)
 
 
+def _revoked_and_key(model) -> tuple:
+    """Whether the session ``:sid`` was revoked, and the model's primary key."""
+    (key,) = sa.inspect(model).primary_key
+    return sa.exists().where(sessions.RevokedSession.sid == sa.bindparam("sid")), key
+
+
 @functools.cache
 def _values_query(model) -> sa.Select:
-    revoked = sa.exists().where(sessions.RevokedSession.sid == sa.bindparam("sid"))
-    (key,) = sa.inspect(model).primary_key
-    table = sa.inspect(model).local_table
+    revoked, key = _revoked_and_key(model)
     # Everything but the password hash: a token's check has no use for it.
-    columns = [column for column in table.c if column.name != "password"]
+    columns = [column for column in sa.inspect(model).local_table.c if column.name != "password"]
     return sa.select(*columns, revoked.label("session_revoked")).where(key == sa.bindparam("id"))
 
 
@@ -201,8 +205,7 @@ def _account_query(model) -> sa.Select:
     """The account and its session's revocation, built once per model: a
     statement built per request costs more than running it (docs/performance.md,
     "Statements built once")."""
-    revoked = sa.exists().where(sessions.RevokedSession.sid == sa.bindparam("sid"))
-    (key,) = sa.inspect(model).primary_key
+    revoked, key = _revoked_and_key(model)
     return sa.select(model, revoked).where(key == sa.bindparam("id"))
 
 
