@@ -136,11 +136,12 @@ def test_a_default_switch_sends_both_updates_with_the_commit(app, client, auth, 
     assert query(app, "SELECT full_name FROM customer_address WHERE is_default") == [("Second",)]
 
 
-def test_an_address_deleted_past_the_service_during_a_patch_is_a_404(
-    app, client, auth, postgresql_only
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_an_address_deleted_past_the_service_during_a_write_is_a_404(
+    app, client, auth, postgresql_only, method
 ):
     # EverShop shares the table and does not lock the customer first: the
-    # PATCH waits on the address row and finds it gone, instead of answering
+    # write waits on the address row and finds it gone, instead of answering
     # 200 for an UPDATE that wrote nothing.
     customer, _, second, headers = two_addresses(client, auth)
     path = f"/api/customers/{customer['uuid']}/addresses/{second['uuid']}"
@@ -153,13 +154,12 @@ def test_an_address_deleted_past_the_service_during_a_patch_is_a_404(
             {"uuid": uuid.UUID(second["uuid"])},
         )
         with ThreadPoolExecutor(max_workers=1) as pool:
-            patching = pool.submit(
-                lambda: app.test_client().patch(path, json={"city": "Elsewhere"}, headers=headers)
-            )
+            send = getattr(app.test_client(), method)
+            writing = pool.submit(lambda: send(path, json={"city": "Elsewhere"}, headers=headers))
             # Still waiting for the row the open DELETE holds.
-            assert not wait([patching], timeout=1).done
+            assert not wait([writing], timeout=1).done
             other.commit()
-            response = patching.result(timeout=30)
+            response = writing.result(timeout=30)
     finally:
         other.close()
 
