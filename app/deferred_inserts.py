@@ -193,9 +193,13 @@ def _template(table: sa.Table, columns: tuple[str, ...], returning: str | None, 
     """``INSERT INTO table (columns) VALUES`` and its tail, and the bind
     processor of each column (JSON into psycopg's Jsonb, for instance)."""
     quote = dialect.identifier_preparer
+    # A value given for an identity column (one taken with nextval first,
+    # say) is written as given, also where the column is GENERATED ALWAYS.
+    overriding = any(table.c[name].identity is not None for name in columns)
     head = (
         f"INSERT INTO {quote.format_table(table)} "
-        f"({', '.join(quote.quote(name) for name in columns)}) VALUES "
+        f"({', '.join(quote.quote(name) for name in columns)}) "
+        f"{'OVERRIDING SYSTEM VALUE ' if overriding else ''}VALUES "
     )
     tail = f" RETURNING {quote.quote(returning)}" if returning else ""
     processors = tuple(

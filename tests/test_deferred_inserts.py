@@ -86,6 +86,42 @@ def test_creating_an_address_sends_its_event_with_the_commit(app, client, auth, 
     assert sent_alone[0].endswith('COMMIT"')
 
 
+@pytest.mark.parametrize("existing", [0, 1], ids=["first", "second"])
+def test_creating_an_address_sends_its_insert_with_the_commit(
+    app, client, auth, postgresql_only, existing
+):
+    customer = auth.create_customer()
+    headers = auth.admin_headers()
+    path = f"/api/customers/{customer['uuid']}/addresses"
+    body = {"address_1": "1 Main St", "city": "Springfield", "country": "US"}
+    for _ in range(existing):
+        client.post(path, json=body | {"full_name": "Before"}, headers=headers)
+
+    response, messages = wire_messages(
+        app, lambda: client.post(path, json=body | {"full_name": "New"}, headers=headers)
+    )
+
+    assert response.status_code == 201, response.json
+    made = response.json["data"]
+    # The admin (BEGIN with it), the customer (locked), the new id with
+    # whether the customer has an address, then one message: the INSERT,
+    # the event, COMMIT.
+    assert round_trips(messages) == 4
+    last = queries(messages)[-1]
+    assert re.search(
+        r"INSERT INTO customer_address \([^)]*\) OVERRIDING SYSTEM VALUE VALUES "
+        rf"\({made['customer_address_id']}, ",
+        last,
+    )
+    assert last.endswith('COMMIT"')
+    assert made["is_default"] is (existing == 0)
+    assert query(
+        app,
+        "SELECT uuid::text, full_name, is_default FROM customer_address"
+        f" WHERE customer_address_id = {made['customer_address_id']}",
+    ) == [(made["uuid"], "New", existing == 0)]
+
+
 def two_addresses(client, auth) -> tuple[dict, dict, dict, dict]:
     """A customer with a default address and another one, and admin headers."""
     customer = auth.create_customer()
