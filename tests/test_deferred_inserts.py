@@ -122,6 +122,45 @@ def test_creating_an_address_sends_its_insert_with_the_commit(
     ) == [(made["uuid"], "New", existing == 0)]
 
 
+def test_creating_a_customer_checks_its_group_and_email_in_one_round_trip(
+    app, client, auth, postgresql_only
+):
+    headers = auth.admin_headers()
+    body = {"email": "new@example.com", "password": "customer-pass-1", "full_name": "New"}
+
+    response, messages = wire_messages(
+        app, lambda: client.post("/api/customers", json=body, headers=headers)
+    )
+
+    assert response.status_code == 201, response.json
+    # The admin (BEGIN with it), the group (locked) with whether the email
+    # is taken, the INSERT, the verification plugin's field, then the events
+    # with the COMMIT.
+    assert round_trips(messages) == 5
+    texts = [text for _, message, text in messages if message in ("Parse", "Query")]
+    assert [text for text in texts if "FOR KEY SHARE" in text and "EXISTS" in text]
+
+
+def test_a_new_customer_with_an_unknown_group_and_a_taken_email_gets_the_group_error(client, auth):
+    auth.create_customer(email="taken@example.com")
+
+    response = client.post(
+        "/api/customers",
+        json={
+            "email": "Taken@example.com",
+            "password": "customer-pass-1",
+            "full_name": "Taken",
+            "group_id": 999,
+        },
+        headers=auth.admin_headers(),
+    )
+
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["errors"] == [
+        {"field": "group_id", "message": "No customer group has this id."}
+    ]
+
+
 def two_addresses(client, auth) -> tuple[dict, dict, dict, dict]:
     """A customer with a default address and another one, and admin headers."""
     customer = auth.create_customer()
