@@ -280,6 +280,43 @@ def test_patch_is_default_true_on_the_default_changes_nothing(client, app, admin
     assert events() == before
 
 
+def test_patch_is_default_true_on_an_unknown_address_is_404_and_keeps_the_default(
+    client, app, admin, customer, events
+):
+    # given a default address
+    default = add_address(client, customer, admin)
+    before = events()
+
+    # when an address the customer does not have is made the default
+    response = client.patch(
+        address_url(customer, {"uuid": str(uuid.uuid4())}), json={"is_default": True}, headers=admin
+    )
+
+    # then it is not found, and the default stays, without an event
+    assert response.status_code == 404, response.json
+    assert stored_defaults(app, customer) == [default["uuid"]]
+    assert events() == before
+
+
+def test_patch_is_default_true_on_another_customers_address_is_404(
+    client, app, admin, customer, auth, events
+):
+    # given a customer with a default address, and another customer's address
+    mine = add_address(client, customer, admin)
+    other = auth.create_customer(email="other@example.com")
+    theirs = add_address(client, other, admin)
+    before = events()
+
+    # when the other customer's address is made the default under this customer
+    response = client.patch(address_url(customer, theirs), json={"is_default": True}, headers=admin)
+
+    # then it is not found; both defaults stay
+    assert response.status_code == 404, response.json
+    assert stored_defaults(app, customer) == [mine["uuid"]]
+    assert stored_defaults(app, other) == [theirs["uuid"]]
+    assert events() == before
+
+
 def test_list_shows_the_default_first_then_the_others_in_creation_order(client, admin, customer):
     # given four addresses, the third of which is made the default
     first = add_address(client, customer, admin, city="A")

@@ -190,9 +190,10 @@ def test_a_default_switch_sends_both_updates_with_the_commit(app, client, auth, 
     )
 
     assert response.status_code == 200, response.json
-    # The admin (BEGIN with it), the customer, the address and the current
-    # default (both locked), then one message: the two UPDATEs, the events, COMMIT.
-    assert round_trips(messages) == 5
+    # The admin (BEGIN with it), the customer, the address with the current
+    # default (both locked, one statement), then one message: the two
+    # UPDATEs, the events, COMMIT.
+    assert round_trips(messages) == 4
     last = queries(messages)[-1]
     assert last.count("UPDATE customer_address SET ") == 2
     # The previous default is cleared first: the partial unique index allows one default.
@@ -211,9 +212,13 @@ def test_a_default_switch_sends_both_updates_with_the_commit(app, client, auth, 
     assert query(app, "SELECT full_name FROM customer_address WHERE is_default") == [("Second",)]
 
 
-@pytest.mark.parametrize("method", ["patch", "delete"])
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("patch", {"city": "Elsewhere"}), ("patch", {"is_default": True}), ("delete", None)],
+    ids=["patch", "patch-default", "delete"],
+)
 def test_an_address_deleted_past_the_service_during_a_write_is_a_404(
-    app, client, auth, postgresql_only, method
+    app, client, auth, postgresql_only, method, body
 ):
     # EverShop shares the table and does not lock the customer first: the
     # write waits on the address row and finds it gone, instead of answering
@@ -230,7 +235,7 @@ def test_an_address_deleted_past_the_service_during_a_write_is_a_404(
         )
         with ThreadPoolExecutor(max_workers=1) as pool:
             send = getattr(app.test_client(), method)
-            writing = pool.submit(lambda: send(path, json={"city": "Elsewhere"}, headers=headers))
+            writing = pool.submit(lambda: send(path, json=body, headers=headers))
             # Still waiting for the row the open DELETE holds.
             assert not wait([writing], timeout=1).done
             other.commit()
@@ -240,6 +245,10 @@ def test_an_address_deleted_past_the_service_during_a_write_is_a_404(
 
     assert response.status_code == 404, response.json
     assert outbox_count(app) == events_before
+    # The default stays as it was.
+    assert query(app, "SELECT full_name FROM customer_address WHERE is_default") == [
+        ("First Default",)
+    ]
 
 
 # --- as if inserted at once --------------------------------------------------------------

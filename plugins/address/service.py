@@ -45,6 +45,16 @@ _DEFAULT = (
     )
     .with_for_update()
 )
+# A change that makes an address the default reads it with the current
+# default (both locked) in one round trip.
+_ONE_AND_DEFAULT = (
+    sa.select(CustomerAddress)
+    .where(
+        CustomerAddress.customer_id == sa.bindparam("customer_id"),
+        sa.or_(CustomerAddress.uuid == sa.bindparam("uuid"), CustomerAddress.is_default.is_(True)),
+    )
+    .with_for_update()
+)
 _ANY = (
     sa.select(CustomerAddress.customer_address_id)
     .where(CustomerAddress.customer_id == sa.bindparam("customer_id"))
@@ -97,10 +107,29 @@ def _check_rules(address: dict) -> None:
         raise ValidationError(str(problem))
 
 
-def _clear_default(customer: dict, keep: CustomerAddress | None = None) -> None:
-    """Unset the current default (other than ``keep``), emitting its update;
-    its UPDATE goes before the new default's (the partial unique index)."""
-    current = db.session.scalar(_DEFAULT, {"customer_id": customer["customer_id"]})
+def _address_and_default(
+    customer: dict, address_uuid: uuid.UUID
+) -> tuple[CustomerAddress, CustomerAddress | None]:
+    """The customer's address ``address_uuid`` and its current default (the
+    same row when it is the default), both locked; 404."""
+    rows = db.session.scalars(
+        _ONE_AND_DEFAULT, {"uuid": address_uuid, "customer_id": customer["customer_id"]}
+    ).all()
+    address = next((row for row in rows if row.uuid == address_uuid), None)
+    if address is None:
+        raise NotFound(ADDRESS_NOT_FOUND)
+    return address, next((row for row in rows if row.is_default), None)
+
+
+_UNREAD = object()
+
+
+def _clear_default(customer: dict, keep: CustomerAddress | None = None, current=_UNREAD) -> None:
+    """Unset the current default (other than ``keep``; read here unless
+    given), emitting its update; its UPDATE goes before the new default's
+    (the partial unique index)."""
+    if current is _UNREAD or (current is not None and not current.is_default):
+        current = db.session.scalar(_DEFAULT, {"customer_id": customer["customer_id"]})
     if current is None or current is keep:
         return
     current.is_default = False
@@ -177,7 +206,11 @@ def update_address(
     data = dict(data)
     with transaction():
         customer = _owner(customer_uuid, lock=True)
-        address = _address(customer, address_uuid, lock=True)
+        default = _UNREAD
+        if data.get("is_default") is True:
+            address, default = _address_and_default(customer, address_uuid)
+        else:
+            address = _address(customer, address_uuid, lock=True)
         before = present(address, customer["uuid"])
         if not data:
             return before
@@ -188,7 +221,7 @@ def update_address(
         own, extra = fields().split(data)  # a hook may have changed the data
         changes = [name for name, value in own.items() if current.get(name) != value]
         if "is_default" in changes and own["is_default"]:
-            _clear_default(customer, keep=address)
+            _clear_default(customer, keep=address, current=default)
         for name in changes:
             setattr(address, name, own[name])
         if extra:
