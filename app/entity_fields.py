@@ -246,6 +246,15 @@ class EntityFields:
         )
         return row
 
+    def inserted(self, session, row) -> None:
+        """``row``, an entity this write has just inserted (and flushed), has
+        no rows yet in the fields' ``read_with`` classes: its next
+        presentation reads none of them. A field's ``save`` that writes one
+        afterwards is read after the next flush, which forgets this."""
+        if self.read_with:
+            kept = session.info.setdefault(_READ_WITH, {})
+            kept[(self.entity, getattr(row, self.id_key))] = dict.fromkeys(self.read_with)
+
     def _one_query(self, statement: sa.Select, lock: bool) -> sa.Select:
         key = (statement, lock)
         if key not in self._one_queries:

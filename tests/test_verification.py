@@ -554,6 +554,47 @@ def test_an_update_reads_the_verification_row_once(app, client, auth):
     assert sum("customer_email_verification" in sql for sql in statements) == 1
 
 
+def test_a_new_customer_is_shown_unverified_without_reading_verification_rows(
+    app, client, auth, events
+):
+    # Just inserted, nothing can refer to it yet (docs/plugins.md, "Fields").
+    headers = auth.admin_headers()
+    body = {"email": EMAIL, "password": "customer-pass-1", "full_name": "Jane Doe"}
+
+    response, statements = count_statements(
+        app, lambda: client.post("/api/customers", json=body, headers=headers)
+    )
+
+    assert response.status_code == 201, response.json
+    assert response.json["data"]["email_verified"] is False
+    assert response.json["data"]["pending_email"] is None
+    assert not [sql for sql in statements if "FROM customer_email_verification" in sql]
+    registered = [payload for name, payload in events() if name == "customer_registered"]
+    assert registered[-1]["email_verified"] is False
+
+
+def test_a_customer_created_verified_is_shown_verified(app, client, auth, events):
+    # The field's save writes the row in the create: the answer and the
+    # event show it, not the absence the new row started with.
+    response = client.post(
+        "/api/customers",
+        json={
+            "email": EMAIL,
+            "password": "customer-pass-1",
+            "full_name": "Jane Doe",
+            "email_verified": True,
+        },
+        headers=auth.admin_headers(),
+    )
+
+    assert response.status_code == 201, response.json
+    assert response.json["data"]["email_verified"] is True
+    registered = [payload for name, payload in events() if name == "customer_registered"]
+    assert registered[-1]["email_verified"] is True
+    with app.app_context():
+        assert db.session.get(EmailVerification, response.json["data"]["customer_id"])
+
+
 def test_a_vetoed_email_change_leaves_nothing_pending_for_the_next_update(
     client,
     register_plugin,

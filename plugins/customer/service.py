@@ -171,6 +171,8 @@ def create_customer(data: dict, context: HookContext) -> dict:
             row.meta_data = _metafields(row, own["meta_data"])
         db.session.add(row)
         db.session.flush()
+        # New: no plugin row refers to it yet, so its presentation reads none.
+        fields().inserted(db.session, row)
         if extra:
             row.meta_data = fields().store(present(row), row.meta_data, extra, context)
             db.session.flush()
