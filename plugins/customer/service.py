@@ -49,11 +49,8 @@ _EMAIL_TAKEN = sa.exists().where(
     sa.func.lower(Customer.email) == sa.bindparam("email"),
     Customer.customer_id.is_distinct_from(sa.bindparam("except_id", type_=sa.Integer)),
 )
-_CHECKS = {
-    (True, False): sa.select(_GROUP_FOUND, sa.null()),
-    (False, True): sa.select(sa.null(), _EMAIL_TAKEN),
-    (True, True): sa.select(_GROUP_FOUND, _EMAIL_TAKEN),
-}
+# A check given None finds nothing: no group has a NULL id, no email is NULL.
+_CHECKS = sa.select(_GROUP_FOUND, _EMAIL_TAKEN)
 
 
 def _check_group_and_email(
@@ -62,11 +59,10 @@ def _check_group_and_email(
     """400 for an unknown group, then 409 for an email another customer than
     ``except_id`` has (any letter case): both in one round trip. ``None``
     skips a check."""
-    statement = _CHECKS.get((group_id is not None, email is not None))
-    if statement is None:
+    if group_id is None and email is None:
         return
     group_found, taken = db.session.execute(
-        statement,
+        _CHECKS,
         {"group_id": group_id, "email": email and email.lower(), "except_id": except_id},
     ).one()
     if group_id is not None and group_found is None:
