@@ -15,6 +15,7 @@ import uuid
 import flask_smorest
 import marshmallow as ma
 from flask import Flask, current_app, g, request
+from flask.sessions import SessionInterface
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import BaseConverter
@@ -282,7 +283,21 @@ def _log_request(response) -> None:
     )
 
 
+class _NoSession(SessionInterface):
+    """The API keeps nothing in cookies (callers send bearer tokens): Flask's
+    cookie session is never opened, where the default built a signing
+    serializer and read the cookies on every request (docs/architecture.md,
+    "Requests"). ``flask.session`` is Flask's null session, which refuses writes."""
+
+    def open_session(self, app, request):
+        return None  # Flask then gives the request its null session
+
+    def save_session(self, app, session, response):
+        pass
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = _NoSession()
     app.url_map.converters["uuid"] = UUIDConverter
     app.before_request(_assign_request_id)
     app.after_request(_send_request_id)

@@ -843,3 +843,23 @@ def test_timestamps_on_update_and_delete_are_seconds_without_zone(client, auth):
     assert (updated.status_code, deleted.status_code) == (200, 200)
     _assert_timestamps(updated.json["data"])
     _assert_timestamps(deleted.json["data"])
+
+
+def test_no_cookie_is_set_even_when_one_is_sent(client, auth):
+    client.set_cookie("session", "eyJ4IjoxfQ.forged.signature")
+
+    response = client.get(CUSTOMERS, headers=auth.admin_headers())
+
+    assert response.status_code == 200, response.json
+    assert "Set-Cookie" not in response.headers
+
+
+def test_the_request_session_is_flasks_null_session(app):
+    from flask import session
+    from flask.sessions import NullSession
+
+    with app.test_request_context("/api/customers"):
+        app.preprocess_request()
+        assert isinstance(session, NullSession)
+        with pytest.raises(RuntimeError):
+            session["x"] = 1

@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
+from app import driver_reads
 from app.auth import sessions
 from app.db import db, utcnow
 from app.errors import Unauthorized
@@ -176,10 +177,8 @@ def account_values(model, account_id: int, claims: dict):
     reads, about 0.1 ms cheaper per request (docs/performance.md). The row is
     not in the session: reading the account later goes to the database."""
     sid = _session_id(claims)
-    found = (
-        db.session.connection()
-        .execute(_values_query(model), {"id": account_id, "sid": sid or ""})
-        .first()
+    found = driver_reads.first(
+        db.session, _values_query(model), {"id": account_id, "sid": sid or ""}
     )
     if found is None:
         return None, None

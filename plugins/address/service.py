@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from app import driver_reads
 from app.db import db, new_uuid, utcnow
 from app.deferred_inserts import insert_later, update_later
 from app.errors import NotFound, ValidationError
@@ -177,8 +178,7 @@ def _next_id_and_any(customer_id: int) -> tuple[int | None, bool]:
     """The new address's id (PostgreSQL; ``None`` elsewhere, where the INSERT
     gives it) and whether the customer already has an address."""
     if db.session.get_bind().dialect.name == "postgresql":
-        new_id, has_any = db.session.execute(_NEXT_ID_AND_ANY, {"customer_id": customer_id}).one()
-        return new_id, has_any
+        return driver_reads.first(db.session, _NEXT_ID_AND_ANY, {"customer_id": customer_id})
     return None, db.session.scalar(_ANY, {"customer_id": customer_id}) is not None
 
 
@@ -291,7 +291,7 @@ def addresses_by_customer(customers_shown: list[dict], links: bool = True) -> di
         return result
     # The session flushes first (autoflush): an address added earlier in the
     # same write is read too.
-    rows = db.session.execute(_OF_CUSTOMERS, {"ids": list(uuids)}).all()
+    rows = driver_reads.rows(db.session, _OF_CUSTOMERS, {"ids": list(uuids)})
     for item in present_many(rows, uuids if links else None):
         result[item["customer_id"]].append(item)
     return result

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ariadne
 import sqlalchemy as sa
 
+from app import driver_reads
 from app.db import as_utc, db, parse_timestamp
 from app.graphql import (
     GraphQLContribution,
@@ -130,11 +131,11 @@ def resolve_customer(_, info, id=None):
         return None
     if "group" in requested_fields(info):
         # The group comes in the customer's own query: one round trip fewer.
-        row = db.session.execute(_WITH_GROUP, {"uuid": customer_uuid}).first()
+        row = driver_reads.first(db.session, _WITH_GROUP, {"uuid": customer_uuid})
         if row is not None and row.customer_group_id is not None:
             prime(info, "customer_group", {row.customer_group_id: _group_value(row)})
     else:
-        row = db.session.execute(_ONE, {"uuid": customer_uuid}).first()
+        row = driver_reads.first(db.session, _ONE, {"uuid": customer_uuid})
     return _customers(info, [row])[0] if row else None
 
 

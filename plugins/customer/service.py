@@ -14,6 +14,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from app import driver_reads
 from app.auth import tokens
 from app.db import as_utc, db, utcnow
 from app.deferred_inserts import update_later
@@ -61,10 +62,11 @@ def _check_group_and_email(
     skips a check."""
     if group_id is None and email is None:
         return
-    group_found, taken = db.session.execute(
+    group_found, taken = driver_reads.first(
+        db.session,
         _CHECKS,
         {"group_id": group_id, "email": email and email.lower(), "except_id": except_id},
-    ).one()
+    )
     if group_id is not None and group_found is None:
         raise ValidationError.for_field("group_id", "No customer group has this id.")
     if taken:
