@@ -1,32 +1,33 @@
 """Hot reads run on the driver's cursor, past SQLAlchemy's per-execution
-work (docs/architecture.md, "Reads on the driver's cursor").
+work (docs/architecture.md, "Transactions and events").
 
 A Core ``SELECT`` built once is compiled once per dialect. :func:`first` and
 :func:`rows` then send its SQL on a psycopg cursor of the session's
 connection and return psycopg's named tuples, which read like SQLAlchemy
 rows (by column label, by index, unpacked). What is skipped is what
 SQLAlchemy does per execution: an execution context, the compiled-cache
-lookup, a result object and its metadata, about 0.1 ms a statement
-(docs/performance.md). What is kept:
+lookup, a result object and its metadata (docs/performance.md). What is kept:
 
 * the session's autoflush: pending ORM changes are flushed first;
-* the connection's events (``before_cursor_execute``, ``do_execute``), so
-  the held rows of app/deferred_inserts.py are written before the read and
-  the deferred ``BEGIN`` of app/lazy_begin.py goes with it;
+* the connection's events (``before_cursor_execute``, ``do_execute``,
+  ``after_cursor_execute``), so the held rows of app/deferred_inserts.py are
+  written before the read and the deferred ``BEGIN`` of app/lazy_begin.py
+  goes with it;
 * SQLAlchemy's error handling: a driver error is wrapped as for any other
   statement, a dropped connection recognised and the pool invalidated, the
   values never shown (``hide_parameters``).
 
 An expanding ``IN`` (``bindparam(..., expanding=True)``) is sent as
-``= ANY(array)``, the list bound as one array. A statement whose values or
-columns need SQLAlchemy's own conversion (a bind or result processor of
-their type), and every database but PostgreSQL, goes through
-``Session.execute`` instead, with the same answer.
+``= ANY(array)``, the list bound as one array of the column's type. Rows'
+fields are the columns' labels: label an expression read by name. What
+:func:`_plan` turns down goes through ``Session.execute``, with the same
+answer.
 """
 
 from __future__ import annotations
 
 import functools
+import keyword
 import re
 from dataclasses import dataclass, field
 
@@ -74,16 +75,17 @@ def rows(session: sa.orm.Session, statement: sa.Select, params: dict) -> list:
 
 def _run(session: sa.orm.Session, statement: sa.Select, params: dict):
     """A cursor that ran ``statement``, or None when SQLAlchemy must run it."""
-    if session.autoflush:
-        session.flush()  # nothing to do, and cheap, when nothing is pending
+    if isinstance(session, sa.orm.scoped_session):
+        session = session()
+    session._autoflush()  # what Session.execute does first
     connection = session.connection()
     plan = _plan(statement, connection.dialect)
-    if plan is None:
+    if plan is None or connection.engine.echo:  # an echoing engine logs through its own path
         return None
     values = {**plan.defaults, **params} if plan.defaults else params
-    cursor = connection.connection.dbapi_connection.cursor(row_factory=namedtuple_row)
-    sql, context = plan.sql, _Context(connection)
+    sql, context, cursor = plan.sql, _Context(connection), None
     try:
+        cursor = connection.connection.dbapi_connection.cursor(row_factory=namedtuple_row)
         for listener in connection.dispatch.before_cursor_execute:
             sql, values = listener(connection, cursor, sql, values, context, False)
         for listener in connection.dialect.dispatch.do_execute:
@@ -91,20 +93,18 @@ def _run(session: sa.orm.Session, statement: sa.Select, params: dict):
                 break
         else:
             cursor.execute(sql, values)
+        for listener in connection.dispatch.after_cursor_execute:
+            listener(connection, cursor, sql, values, context, False)
     except BaseException as error:
         try:
             connection._handle_dbapi_exception(error, sql, values, cursor, None)
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
     return cursor
 
 
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
-
-
-def _any(match: re.Match) -> str:
-    negated, name = match.groups()
-    return f"<> ALL(%({name})s)" if negated else f"= ANY(%({name})s)"
 
 
 def _read_as_is(type_: sa.types.TypeEngine, dialect: sa.Dialect) -> bool:
@@ -116,26 +116,53 @@ def _read_as_is(type_: sa.types.TypeEngine, dialect: sa.Dialect) -> bool:
     return type_.dialect_impl(dialect).result_processor(dialect, None) is None
 
 
+def _selects_entities(statement: sa.Select) -> bool:
+    return any(
+        described.get("entity") is not None and described["expr"] is described["entity"]
+        for described in statement.column_descriptions
+    )
+
+
 @functools.cache
 def _plan(statement: sa.Select, dialect: sa.Dialect) -> _Plan | None:
     """The SQL of ``statement`` for psycopg, or None when it must go through
-    SQLAlchemy (another driver; a value or column its type converts)."""
+    SQLAlchemy: another driver, ORM objects, a value or column its type
+    converts, a value computed at execution, a column whose label is a
+    Python keyword (not a named tuple's field)."""
     if dialect.name != "postgresql" or dialect.driver != "psycopg":
         return None
+    if _selects_entities(statement):
+        return None
     compiled = statement.compile(dialect=dialect)
+    if compiled.escaped_bind_names:
+        return None
     for column in compiled._result_columns:
-        if not _read_as_is(column.type, dialect):
+        if not _read_as_is(column.type, dialect) or keyword.iskeyword(column.keyname):
             return None
-    sql = _EXPANDING.sub(_any, compiled.string)
-    if "__[POSTCOMPILE_" in sql:
-        return None  # a value rendered into the SQL at execution: SQLAlchemy's job
-    defaults = {}
+    defaults, arrays = {}, {}
     for bind, name in compiled.bind_names.items():
+        if bind.callable is not None:
+            return None
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if bind.required:
             if processor is not None:
                 return None  # the caller's value would need converting
+            if bind.expanding:
+                # One array of the column's type: one prepared statement
+                # whatever the values, and the casts SQLAlchemy would write.
+                arrays[name] = dialect.type_compiler_instance.process(bind.type) + "[]"
         else:  # the statement's own literal: converted once, here
-            value = bind.effective_value
-            defaults[name] = processor(value) if processor else value
+            defaults[name] = processor(bind.value) if processor else bind.value
+
+    def any_(match: re.Match) -> str:
+        negated, name = match.groups()
+        array = f"%({name})s::{arrays[name]}"
+        return f"<> ALL({array})" if negated else f"= ANY({array})"
+
+    try:
+        sql = _EXPANDING.sub(any_, compiled.string)
+    except KeyError:  # an expanding bind given a value in the statement
+        return None
+    if "__[POSTCOMPILE_" in sql:
+        return None  # a value rendered into the SQL at execution: SQLAlchemy's job
     return _Plan(sql, defaults)

@@ -150,6 +150,33 @@ def test_a_value_its_type_converts_goes_through_sqlalchemy(app, auth, postgresql
     assert found.customer_id == customer["customer_id"]
 
 
+def test_orm_objects_go_through_sqlalchemy(app, auth, postgresql_only):
+    (customer,) = customers(auth, "ann")
+    by_uuid = sa.select(Customer).where(Customer.uuid == sa.bindparam("uuid"))
+    with app.app_context():
+        assert driver_reads._plan(by_uuid, db.engine.dialect) is None
+
+    found = read(
+        app,
+        lambda session: (
+            driver_reads.first(session, by_uuid, {"uuid": uuid.UUID(customer["uuid"])})[0].email
+        ),
+    )
+
+    assert found == "ann@example.com"
+
+
+def test_a_label_that_is_a_python_keyword_goes_through_sqlalchemy(app, auth, postgresql_only):
+    customers(auth, "ann")
+    labelled = sa.select(CUSTOMERS.c.email.label("from"))
+    with app.app_context():
+        assert driver_reads._plan(labelled, db.engine.dialect) is None
+
+    found = read(app, lambda session: driver_reads.rows(session, labelled, {}))
+
+    assert [row._mapping["from"] for row in found] == ["ann@example.com"]
+
+
 def test_pending_orm_changes_are_flushed_before_the_read(app):
     by_email = sa.select(CUSTOMERS.c.full_name).where(CUSTOMERS.c.email == sa.bindparam("email"))
 
