@@ -266,6 +266,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
             "pool_pre_ping": _bool(env, "DATABASE_POOL_PRE_PING", False),
             "hide_parameters": True,
         },
+        # Hot reads on the driver's cursor (app/driver_reads.py); off, every
+        # read goes through SQLAlchemy's execution.
+        "DATABASE_DRIVER_READS": _bool(env, "DATABASE_DRIVER_READS", True),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         **_graphql_limits(env),
         "JWT_ISSUER": env.get("JWT_ISSUER", "evershop").strip() or "evershop",

@@ -21,7 +21,7 @@ An expanding ``IN`` (``bindparam(..., expanding=True)``) is sent as
 ``= ANY(array)``, the list bound as one array of the column's type. Rows'
 fields are the columns' labels: label an expression read by name. What
 :func:`_plan` turns down goes through ``Session.execute``, with the same
-answer.
+answer, and so does every read with ``DATABASE_DRIVER_READS`` off.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask import current_app
 from psycopg.rows import namedtuple_row
 
 
@@ -79,8 +80,10 @@ def _run(session: sa.orm.Session, statement: sa.Select, params: dict):
         session = session()
     session._autoflush()  # what Session.execute does first
     connection = session.connection()
+    if not current_app.config["DATABASE_DRIVER_READS"] or connection.engine.echo:
+        return None  # switched off; or an echoing engine, which logs on its own path
     plan = _plan(statement, connection.dialect)
-    if plan is None or connection.engine.echo:  # an echoing engine logs through its own path
+    if plan is None:
         return None
     values = {**plan.defaults, **params} if plan.defaults else params
     sql, context, cursor = plan.sql, _Context(connection), None

@@ -14,6 +14,14 @@ client's own work (building the WSGI environ) is in the total, not in
 ``wsgi_app``; gunicorn's is in neither. The wrappers cost about 0.1 µs each
 call, so compare figures of one kind only: before against after, in
 alternating runs (docs/performance.md).
+
+    python bench/request_parts.py --scenario graphql --toggle DATABASE_DRIVER_READS
+
+compares a boolean setting on and off in this one process instead: batches
+of ``--batch`` requests alternate between the two (the order flips each
+time), and the CPU per request of each side is reported as the median and
+quartiles of its batches. A host whose speed drifts from minute to minute
+moves both sides alike, which separate runs cannot promise.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import collections
 import functools
 import importlib
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -119,6 +128,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument(
+        "--toggle", help="a boolean setting to compare on and off (no parts measured)"
+    )
+    parser.add_argument("--batch", type=int, default=150, help="requests per --toggle batch")
+    parser.add_argument(
         "--part",
         action="append",
         default=[],
@@ -136,6 +149,9 @@ def main() -> None:
         _process, base, env, _url = service
         data = prepare_data(base, env, customers=20)
         os.environ.update(env)
+        if args.toggle:
+            toggle(data, args)
+            return
         for part in parts:
             measure(spent, *part)
         from app import create_app
@@ -153,6 +169,40 @@ def main() -> None:
     print(f"{args.scenario}: {total:.0f} µs of CPU per request ({args.requests} requests)")
     for key, value in spent.most_common():
         print(f"  {value / args.requests * 1e6:7.0f} µs  {key}")
+
+
+def toggle(data: dict, args) -> None:
+    """``args.toggle`` on and off in alternating batches (see the module's doc)."""
+    from app import create_app
+
+    app = create_app()
+    if not isinstance(app.config.get(args.toggle), bool):
+        raise SystemExit(f"{args.toggle} is not a boolean setting")
+    send = requester(app.test_client(), data, args.scenario)
+    for number in range(args.warmup):
+        send(number)
+    spent: dict[bool, list[float]] = {True: [], False: []}
+    sent = 0
+    for batch in range(max(1, args.requests // (2 * args.batch))):
+        for value in (True, False) if batch % 2 == 0 else (False, True):
+            app.config[args.toggle] = value
+            started = time.thread_time()
+            for _ in range(args.batch):
+                response = send(sent)
+                sent += 1
+                if response.status_code >= 300:
+                    raise SystemExit(f"{response.status_code}: {response.get_data(as_text=True)}")
+            spent[value].append((time.thread_time() - started) / args.batch * 1e6)
+    print(
+        f"{args.scenario}, {args.toggle} on and off, {len(spent[True])} batches of {args.batch} each:"
+    )
+    for value in (False, True):
+        low, middle, high = statistics.quantiles(spent[value], n=4)
+        print(
+            f"  {'on ' if value else 'off'}: {middle:5.0f} µs of CPU per request (quartiles {low:.0f}–{high:.0f})"
+        )
+    change = statistics.median(spent[True]) / statistics.median(spent[False]) - 1
+    print(f"  on against off: {change * 100:+.1f} %")
 
 
 if __name__ == "__main__":

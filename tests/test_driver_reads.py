@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import driver_reads
+from app.config import load_config
 from app.db import db, new_uuid, utcnow
 from app.deferred_inserts import insert_later
 from app.transactions import transaction
@@ -273,3 +274,22 @@ def test_a_dropped_connection_is_recognised_and_replaced(app, auth, postgresql_o
         return driver_reads.first(session, BY_UUID, params)
 
     assert read(app, work).email == "ann@example.com"
+
+
+def test_driver_reads_are_on_unless_switched_off(tmp_path):
+    assert load_config(str(tmp_path), {})["DATABASE_DRIVER_READS"] is True
+    off = load_config(str(tmp_path), {"DATABASE_DRIVER_READS": "false"})
+    assert off["DATABASE_DRIVER_READS"] is False
+
+
+def test_switched_off_every_read_goes_through_sqlalchemy(make_app, auth, postgresql_only):
+    (customer,) = customers(auth, "ann")
+    params = {"uuid": uuid.UUID(customer["uuid"])}
+    off = make_app(DATABASE_DRIVER_READS=False)
+
+    through_sqlalchemy = read(off, lambda session: driver_reads.first(session, BY_UUID, params))
+    on_the_cursor = read(auth.app, lambda session: driver_reads.first(session, BY_UUID, params))
+
+    assert isinstance(through_sqlalchemy, sa.Row)
+    assert not isinstance(on_the_cursor, sa.Row)
+    assert tuple(through_sqlalchemy) == tuple(on_the_cursor)
