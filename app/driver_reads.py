@@ -57,10 +57,8 @@ def first(session: sa.orm.Session, statement: sa.Select, params: dict):
     cursor = _run(session, statement, params)
     if cursor is None:
         return session.execute(statement, params).first()
-    try:
+    with cursor:  # closed after
         return cursor.fetchone()
-    finally:
-        cursor.close()
 
 
 def rows(session: sa.orm.Session, statement: sa.Select, params: dict) -> list:
@@ -68,10 +66,8 @@ def rows(session: sa.orm.Session, statement: sa.Select, params: dict) -> list:
     cursor = _run(session, statement, params)
     if cursor is None:
         return session.execute(statement, params).all()
-    try:
+    with cursor:  # closed after
         return cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 def _run(session: sa.orm.Session, statement: sa.Select, params: dict):
