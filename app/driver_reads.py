@@ -22,6 +22,12 @@ An expanding ``IN`` (``bindparam(..., expanding=True)``) is sent as
 fields are the columns' labels: label an expression read by name. What
 :func:`_plan` turns down goes through ``Session.execute``, with the same
 answer, and so does every read with ``DATABASE_DRIVER_READS`` off.
+
+:func:`entity_columns` and :func:`loaded` read ORM objects the same way: the
+mapped columns on the cursor, then instances put in the session as the ORM
+would have loaded them (persistent, no history), without its loading
+machinery. A row the session already holds is left to the ORM, which alone
+knows whether to refresh it.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import current_app
 from psycopg.rows import namedtuple_row
+from sqlalchemy.orm import make_transient_to_detached
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,68 @@ def _run(session: sa.orm.Session, statement: sa.Select, params: dict):
             if cursor is not None:
                 cursor.close()
     return cursor
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    mapper: sa.orm.Mapper
+    keys: tuple[str, ...]  # the column attributes, in entity_columns' order
+    primary: tuple[int, ...]  # where the primary key's values are among them
+
+
+@functools.cache
+def _mapping(model: type) -> _Mapping:
+    mapper = sa.inspect(model)
+    attributes = list(mapper.column_attrs)
+    columns = [attribute.columns[0] for attribute in attributes]
+    primary = tuple(columns.index(column) for column in mapper.primary_key)
+    return _Mapping(mapper, tuple(a.key for a in attributes), primary)
+
+
+def entity_columns(model: type) -> list[sa.Column]:
+    """The columns of ``model``'s mapped attributes, in the order
+    :func:`loaded` takes their values (select them labelled: two entities
+    may share a column name)."""
+    mapper = _mapping(model).mapper
+    return [attribute.columns[0] for attribute in mapper.column_attrs]
+
+
+def loaded(session: sa.orm.Session, models: tuple[type, ...], row) -> list | None:
+    """The instances of ``models`` whose values ``row`` holds one after the
+    other (each model's :func:`entity_columns`), put in ``session`` as
+    persistent and unchanged, as if a query had loaded them; ``None`` for a
+    model whose primary key is NULL (an outer join that found no row).
+    ``None`` in all when the session holds one of those rows already: then
+    the ORM must read them (it keeps or refreshes what it holds)."""
+    if isinstance(session, sa.orm.scoped_session):
+        session = session()
+    found, start, keys = [], 0, []
+    for model in models:
+        mapping = _mapping(model)
+        values = row[start : start + len(mapping.keys)]
+        start += len(mapping.keys)
+        primary = tuple(values[index] for index in mapping.primary)
+        if all(value is None for value in primary):
+            found.append(None)
+            continue
+        key = mapping.mapper.identity_key_from_primary_key(list(primary))
+        if key in session.identity_map:
+            return None
+        keys.append(key)
+        found.append((mapping, values))
+    instances = []
+    for item in found:
+        if item is None:
+            instances.append(None)
+            continue
+        mapping, values = item
+        instance = mapping.mapper.class_manager.new_instance()
+        # Straight into the instance's state, as the ORM's loading does: no history.
+        instance.__dict__.update(zip(mapping.keys, values, strict=True))
+        make_transient_to_detached(instance)
+        session.add(instance)
+        instances.append(instance)
+    return instances
 
 
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")

@@ -20,6 +20,7 @@ from typing import Any
 import marshmallow as ma
 import sqlalchemy as sa
 
+from app import driver_reads
 from app.config import ConfigError
 
 # What the loads of one presentation share (see shared_load).
@@ -32,6 +33,17 @@ _read_with_now: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 )
 # Where a session keeps the rows read with an entity until its next presentation.
 _READ_WITH = "entity_rows_read_with"
+
+
+@dataclass(frozen=True)
+class _OneQuery:
+    """How :meth:`EntityFields.read_one` reads one entity with its fields'
+    ``read_with`` rows: the ORM's query, the same as columns, and the classes
+    those columns fill one after the other."""
+
+    query: sa.Select
+    columns: sa.Select
+    models: tuple[type, ...]
 
 
 def shared_load(key: Any, load: Callable[[], Any]) -> Any:
@@ -232,18 +244,25 @@ class EntityFields:
         """The entity row of ``statement`` (a select of one entity class by a
         key, built once) with ``params``, or None; locked ``FOR UPDATE`` with
         ``lock``. The rows of the fields' ``read_with`` classes come in the same
-        statement and are kept for the entity's next presentation."""
-        query = self._one_query(statement, lock)
-        if not self.read_with:
-            return session.scalar(query, params)
-        found = session.execute(query, params).first()
+        statement and are kept for the entity's next presentation. The
+        columns go on the driver's cursor and the objects are made from them
+        (app/driver_reads.py); rows the session already holds are read by
+        the ORM."""
+        one = self._one_query(statement, lock)
+        found = driver_reads.first(session, one.columns, params)
         if found is None:
             return None
-        row, *others = found
-        kept = session.info.setdefault(_READ_WITH, {})
-        kept[(self.entity, getattr(row, self.id_key))] = dict(
-            zip(self.read_with, others, strict=True)
-        )
+        instances = driver_reads.loaded(session, one.models, found)
+        if instances is None:
+            instances = session.execute(one.query, params).first()
+            if instances is None:  # gone meanwhile (not under this lock)
+                return None
+        row, *others = instances
+        if self.read_with:
+            kept = session.info.setdefault(_READ_WITH, {})
+            kept[(self.entity, getattr(row, self.id_key))] = dict(
+                zip(self.read_with, others, strict=True)
+            )
         return row
 
     def inserted(self, session, row) -> None:
@@ -255,7 +274,7 @@ class EntityFields:
             kept = session.info.setdefault(_READ_WITH, {})
             kept[(self.entity, getattr(row, self.id_key))] = dict.fromkeys(self.read_with)
 
-    def _one_query(self, statement: sa.Select, lock: bool) -> sa.Select:
+    def _one_query(self, statement: sa.Select, lock: bool) -> _OneQuery:
         key = (statement, lock)
         if key not in self._one_queries:
             entity = statement.column_descriptions[0]["entity"]
@@ -268,7 +287,13 @@ class EntityFields:
             if lock:
                 # Only the entity's row: the joined side of an outer join cannot be.
                 query = query.with_for_update(of=entity)
-            self._one_queries[key] = query
+            models = (entity, *self.read_with)
+            columns = [c for model in models for c in driver_reads.entity_columns(model)]
+            self._one_queries[key] = _OneQuery(
+                query,
+                query.with_only_columns(*(c.label(f"c{i}") for i, c in enumerate(columns))),
+                models,
+            )
         return self._one_queries[key]
 
     # --- output ------------------------------------------------------------------

@@ -30,7 +30,9 @@ import argparse
 import collections
 import functools
 import importlib
+import itertools
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -47,6 +49,7 @@ PARTS = [
     ("flask.app", "Flask", "preprocess_request"),
     ("flask.app", "Flask", "finalize_request"),
     ("app.auth.guards", None, "_authenticate"),
+    ("app.passwords", None, "hash_password"),
     ("app.db", None, "retrying_reads"),
     ("plugins.customer.routes", None, "_body"),
     ("plugins.customer.service", None, "_row"),
@@ -106,6 +109,8 @@ def requester(client, data: dict, scenario: str):
         " group { groupName } addresses { uuid city isDefault }"
     )
     query = f'{{ customer(id: "{customer}") {{ {fields} }} }}'
+    run = secrets.token_hex(4)  # new emails on every run against one database
+    created = itertools.count()
 
     def send(number: int):
         if scenario == "patch":
@@ -115,6 +120,13 @@ def requester(client, data: dict, scenario: str):
             return client.get(f"/api/customers/{customer}", headers=headers)
         if scenario == "graphql":
             return client.post("/api/admin/graphql", json={"query": query}, headers=headers)
+        if scenario == "create":
+            body = {
+                "email": f"parts-{run}-{next(created)}@example.com",
+                "password": "bench-password-1",
+                "full_name": f"Bench Customer {number}",
+            }
+            return client.post("/api/customers", json=body, headers=headers)
         return client.post(f"/api/customers/{spare}/addresses", json=ADDRESS, headers=headers)
 
     return send
@@ -123,7 +135,7 @@ def requester(client, data: dict, scenario: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--scenario", choices=["patch", "get", "graphql", "address"], default="patch"
+        "--scenario", choices=["patch", "get", "graphql", "address", "create"], default="patch"
     )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=300)
