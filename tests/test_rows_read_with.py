@@ -171,3 +171,150 @@ def test_the_joined_statement_is_built_once_per_statement_and_lock():
     assert fields._one_query(BY_UUID, lock=False) is not locked
     assert fields._one_query(BY_ID, lock=True) is not locked
     assert isinstance(sa.inspect(EmailVerification), sa.orm.Mapper)
+
+
+# --- the objects read_one makes from the columns (app/driver_reads.py, loaded) --------
+
+
+def read_one(app, customer: dict, work, lock: bool = False):
+    """``work(session, row)`` with the customer read as the service reads it."""
+    import uuid
+
+    from plugins.customer.presenter import fields
+    from plugins.customer.queries import BY_UUID
+
+    with app.app_context():
+        try:
+            params = {"uuid": uuid.UUID(customer["uuid"])}
+            row = fields().read_one(db.session, BY_UUID, params, lock=lock)
+            return work(db.session, row)
+        finally:
+            db.session.remove()
+
+
+def test_the_customer_read_is_persistent_and_unchanged(app, auth):
+    customer = auth.create_customer(email="ann@example.com")
+
+    def check(session, row):
+        state = sa.inspect(row)
+        assert state.persistent
+        assert not session.dirty and not session.new
+        assert not state.modified
+        assert row.email == "ann@example.com"
+        assert row.customer_id == customer["customer_id"]
+        assert row.meta_data == {}
+        return True
+
+    assert read_one(app, customer, check, lock=True)
+
+
+def test_a_change_to_the_customer_read_is_written(app, auth):
+    customer = auth.create_customer(full_name="Ann")
+
+    def change(session, row):
+        row.full_name = "Ann B"
+        assert row in session.dirty
+        session.commit()
+
+    read_one(app, customer, change, lock=True)
+
+    with app.app_context():
+        name = db.session.execute(
+            sa.text("SELECT full_name FROM customer WHERE customer_id = :id"),
+            {"id": customer["customer_id"]},
+        ).scalar()
+        db.session.remove()
+    assert name == "Ann B"
+
+
+def test_a_customer_the_session_holds_is_the_object_it_holds(app, auth):
+    import uuid
+
+    from plugins.customer.models import Customer
+    from plugins.customer.presenter import fields
+    from plugins.customer.queries import BY_UUID
+
+    customer = auth.create_customer()
+    with app.app_context():
+        held = db.session.get(Customer, customer["customer_id"])
+        found = fields().read_one(db.session, BY_UUID, {"uuid": uuid.UUID(customer["uuid"])})
+        assert found is held
+        db.session.remove()
+
+
+def test_an_expired_customer_the_session_holds_is_read_again(app, auth):
+    import uuid
+
+    from plugins.customer.models import Customer
+    from plugins.customer.presenter import fields
+    from plugins.customer.queries import BY_UUID
+
+    customer = auth.create_customer(full_name="Ann")
+    with app.app_context():
+        held = db.session.get(Customer, customer["customer_id"])
+        db.session.commit()  # expires what the session holds
+        with db.engine.begin() as other:  # changed by another writer meanwhile
+            other.execute(
+                sa.text("UPDATE customer SET full_name = 'Ann C' WHERE customer_id = :id"),
+                {"id": customer["customer_id"]},
+            )
+        found = fields().read_one(db.session, BY_UUID, {"uuid": uuid.UUID(customer["uuid"])})
+        assert found is held
+        assert found.full_name == "Ann C"
+        db.session.remove()
+
+
+def test_a_plugin_row_read_with_the_customer_is_a_persistent_object(app, auth):
+    customer = auth.create_customer(email="ann@example.com", email_verified=True)
+
+    def check(session, row):
+        kept = session.info["entity_rows_read_with"][("customer", row.customer_id)]
+        verification = kept[EmailVerification]
+        assert isinstance(verification, EmailVerification)
+        assert sa.inspect(verification).persistent
+        assert verification.customer_id == customer["customer_id"]
+        assert verification.verified_email == "ann@example.com"
+        return True
+
+    assert read_one(app, customer, check)
+
+
+def test_no_plugin_row_is_none(app, auth):
+    customer = auth.create_customer()
+
+    def check(session, row):
+        kept = session.info["entity_rows_read_with"][("customer", row.customer_id)]
+        assert kept == {EmailVerification: None}
+        assert not any(
+            isinstance(held, EmailVerification) for held in session.identity_map.values()
+        )
+        return True
+
+    assert read_one(app, customer, check)
+
+
+def test_an_unknown_customer_is_none(app):
+    import uuid
+
+    from plugins.customer.presenter import fields
+    from plugins.customer.queries import BY_UUID
+
+    with app.app_context():
+        found = fields().read_one(db.session, BY_UUID, {"uuid": uuid.uuid4()}, lock=True)
+        assert found is None
+        assert not db.session.identity_map
+        db.session.remove()
+
+
+def test_the_customer_and_its_plugin_rows_are_read_on_the_drivers_cursor(app, backend):
+    from app import driver_reads
+    from plugins.customer.presenter import fields
+    from plugins.customer.queries import BY_EMAIL, BY_ID, BY_UUID
+
+    if backend != "postgresql":
+        pytest.skip("the driver's cursor is psycopg's")
+    with app.app_context():
+        for statement in (BY_UUID, BY_ID, BY_EMAIL):
+            for lock in (False, True):
+                one = fields()._one_query(statement, lock)
+                assert driver_reads._plan(one.columns, db.engine.dialect) is not None
