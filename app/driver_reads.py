@@ -134,6 +134,29 @@ def entity_columns(model: type) -> list[sa.Column]:
     return [attribute.columns[0] for attribute in mapper.column_attrs]
 
 
+@functools.cache
+def as_columns(statement: sa.Select, models: tuple[type, ...]) -> sa.Select:
+    """``statement`` (an ORM select of ``models``' objects, built once)
+    selecting their :func:`entity_columns` instead, labelled; built once."""
+    columns = [column for model in models for column in entity_columns(model)]
+    return statement.with_only_columns(*(c.label(f"c{i}") for i, c in enumerate(columns)))
+
+
+def entities(session: sa.orm.Session, statement: sa.Select, params: dict) -> list:
+    """The objects of ``statement``, an ORM select of one mapped class built
+    once, with ``params``: its columns read with :func:`rows` and made into
+    objects by :func:`loaded`; read by the ORM when the session holds one of
+    those rows already."""
+    model = statement.column_descriptions[0]["entity"]
+    found = []
+    for row in rows(session, as_columns(statement, (model,)), params):
+        made = loaded(session, (model,), row)
+        if made is None:
+            return list(session.scalars(statement, params))
+        found.append(made[0])
+    return found
+
+
 def loaded(session: sa.orm.Session, models: tuple[type, ...], row) -> list | None:
     """The instances of ``models`` whose values ``row`` holds one after the
     other (each model's :func:`entity_columns`), put in ``session`` as

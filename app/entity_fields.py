@@ -288,11 +288,8 @@ class EntityFields:
                 # Only the entity's row: the joined side of an outer join cannot be.
                 query = query.with_for_update(of=entity)
             models = (entity, *self.read_with)
-            columns = [c for model in models for c in driver_reads.entity_columns(model)]
             self._one_queries[key] = _OneQuery(
-                query,
-                query.with_only_columns(*(c.label(f"c{i}") for i, c in enumerate(columns))),
-                models,
+                query, driver_reads.as_columns(query, models), models
             )
         return self._one_queries[key]
 

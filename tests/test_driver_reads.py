@@ -293,3 +293,105 @@ def test_switched_off_every_read_goes_through_sqlalchemy(make_app, auth, postgre
     assert isinstance(through_sqlalchemy, sa.Row)
     assert not isinstance(on_the_cursor, sa.Row)
     assert tuple(through_sqlalchemy) == tuple(on_the_cursor)
+
+
+# --- ORM objects made from the columns (entities, loaded) ------------------------------
+
+ADDRESSES_OF = (
+    sa.select(CustomerAddress)
+    .where(CustomerAddress.customer_id == sa.bindparam("customer_id"))
+    .order_by(CustomerAddress.customer_address_id)
+)
+
+
+def add_addresses(app, customer_id: int, *cities: str) -> None:
+    with app.app_context():
+        for city in cities:
+            db.session.add(
+                CustomerAddress(
+                    uuid=new_uuid(),
+                    customer_id=customer_id,
+                    full_name="Ann",
+                    address_1="1 Main St",
+                    city=city,
+                    country="US",
+                    postcode="12345",
+                    is_default=False,
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+            )
+        db.session.commit()
+        db.session.remove()
+
+
+def test_entities_are_the_objects_the_orm_reads(app, auth):
+    (ann,) = customers(auth, "ann")
+    add_addresses(app, ann["customer_id"], "Springfield", "Shelbyville")
+    params = {"customer_id": ann["customer_id"]}
+
+    def both(session):
+        made = driver_reads.entities(session, ADDRESSES_OF, params)
+        shown = [(a.customer_address_id, a.uuid, a.city, a.created_at) for a in made]
+        states = [sa.inspect(a) for a in made]
+        assert all(state.persistent and not state.modified for state in states)
+        assert not session.dirty
+        session.expunge_all()
+        read = session.scalars(ADDRESSES_OF, params).all()
+        return shown, [(a.customer_address_id, a.uuid, a.city, a.created_at) for a in read]
+
+    made, expected = read(app, both)
+    assert made == expected
+    assert [city for *_, city, _ in made] == ["Springfield", "Shelbyville"]
+
+
+def test_entities_of_no_row_are_an_empty_list(app, auth):
+    (ann,) = customers(auth, "ann")
+
+    found = read(
+        app,
+        lambda session: driver_reads.entities(
+            session, ADDRESSES_OF, {"customer_id": ann["customer_id"]}
+        ),
+    )
+
+    assert found == []
+
+
+def test_an_entity_the_session_holds_is_the_object_it_holds(app, auth):
+    (ann,) = customers(auth, "ann")
+    add_addresses(app, ann["customer_id"], "Springfield", "Shelbyville")
+
+    def check(session):
+        first, second = session.scalars(ADDRESSES_OF, {"customer_id": ann["customer_id"]}).all()
+        session.expunge(first)  # one held, one not
+        found = driver_reads.entities(session, ADDRESSES_OF, {"customer_id": ann["customer_id"]})
+        assert found[1] is second
+        assert found[0] is not first and found[0].customer_address_id == first.customer_address_id
+        return True
+
+    assert read(app, check)
+
+
+def test_a_change_to_an_entity_is_written(app, auth):
+    (ann,) = customers(auth, "ann")
+    add_addresses(app, ann["customer_id"], "Springfield")
+
+    def change(session):
+        (address,) = driver_reads.entities(
+            session, ADDRESSES_OF, {"customer_id": ann["customer_id"]}
+        )
+        address.city = "Capital City"
+        session.commit()
+        return session.scalar(
+            sa.select(ADDRESSES.c.city).where(ADDRESSES.c.customer_id == ann["customer_id"])
+        )
+
+    assert read(app, change) == "Capital City"
+
+
+def test_entities_are_read_on_the_drivers_cursor(app, postgresql_only):
+    with app.app_context():
+        columns = driver_reads.as_columns(ADDRESSES_OF, (CustomerAddress,))
+        assert driver_reads._plan(columns, db.engine.dialect) is not None
+        assert driver_reads.as_columns(ADDRESSES_OF, (CustomerAddress,)) is columns

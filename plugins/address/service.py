@@ -82,13 +82,14 @@ def _owner(customer_uuid: uuid.UUID, lock: bool = False) -> dict:
 
 def _address(customer: dict, address_uuid: uuid.UUID, lock: bool = False) -> CustomerAddress:
     # Another customer's address is simply not found under this customer.
-    address = db.session.scalar(
+    found = driver_reads.entities(
+        db.session,
         _ONE_LOCKED if lock else _ONE,
         {"uuid": address_uuid, "customer_id": customer["customer_id"]},
     )
-    if address is None:
+    if not found:
         raise NotFound(ADDRESS_NOT_FOUND)
-    return address
+    return found[0]
 
 
 def _values(address: CustomerAddress) -> dict:
@@ -113,9 +114,9 @@ def _address_and_default(
 ) -> tuple[CustomerAddress, CustomerAddress | None]:
     """The customer's address ``address_uuid`` and its current default (the
     same row when it is the default), both locked; 404."""
-    rows = db.session.scalars(
-        _ONE_AND_DEFAULT, {"uuid": address_uuid, "customer_id": customer["customer_id"]}
-    ).all()
+    rows = driver_reads.entities(
+        db.session, _ONE_AND_DEFAULT, {"uuid": address_uuid, "customer_id": customer["customer_id"]}
+    )
     address = next((row for row in rows if row.uuid == address_uuid), None)
     if address is None:
         raise NotFound(ADDRESS_NOT_FOUND)
@@ -130,7 +131,10 @@ def _clear_default(customer: dict, keep: CustomerAddress | None = None, current=
     given), emitting its update; its UPDATE goes before the new default's
     (the partial unique index)."""
     if current is _UNREAD or (current is not None and not current.is_default):
-        current = db.session.scalar(_DEFAULT, {"customer_id": customer["customer_id"]})
+        found = driver_reads.entities(
+            db.session, _DEFAULT, {"customer_id": customer["customer_id"]}
+        )
+        current = found[0] if found else None
     if current is None or current is keep:
         return
     current.is_default = False
