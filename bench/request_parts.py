@@ -120,6 +120,9 @@ def requester(client, data: dict, scenario: str):
             return client.get(f"/api/customers/{customer}", headers=headers)
         if scenario == "graphql":
             return client.post("/api/admin/graphql", json={"query": query}, headers=headers)
+        if scenario == "address_default":  # one of a customer's addresses made its default
+            path = data["address_paths"][number % len(data["address_paths"])]
+            return client.patch(path, json={"is_default": True}, headers=headers)
         if scenario == "create":
             body = {
                 "email": f"parts-{run}-{next(created)}@example.com",
@@ -135,7 +138,9 @@ def requester(client, data: dict, scenario: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--scenario", choices=["patch", "get", "graphql", "address", "create"], default="patch"
+        "--scenario",
+        choices=["patch", "get", "graphql", "address", "address_default", "create"],
+        default="patch",
     )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=300)
