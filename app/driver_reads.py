@@ -166,7 +166,7 @@ def loaded(session: sa.orm.Session, models: tuple[type, ...], row) -> list | Non
     the ORM must read them (it keeps or refreshes what it holds)."""
     if isinstance(session, sa.orm.scoped_session):
         session = session()
-    found, start, keys = [], 0, []
+    found, start = [], 0
     for model in models:
         mapping = _mapping(model)
         values = row[start : start + len(mapping.keys)]
@@ -178,7 +178,6 @@ def loaded(session: sa.orm.Session, models: tuple[type, ...], row) -> list | Non
         key = mapping.mapper.identity_key_from_primary_key(list(primary))
         if key in session.identity_map:
             return None
-        keys.append(key)
         found.append((mapping, values))
     instances = []
     for item in found:
