@@ -26,8 +26,9 @@ answer, and so does every read with ``DATABASE_DRIVER_READS`` off.
 :func:`entity_columns` and :func:`loaded` read ORM objects the same way: the
 mapped columns on the cursor, then instances put in the session as the ORM
 would have loaded them (persistent, no history), without its loading
-machinery. A row the session already holds is left to the ORM, which alone
-knows whether to refresh it.
+machinery. A row the session already holds is the object it holds, as the
+ORM gives it; one whose values have expired is left to the ORM, which reads
+them into it.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def entities(session: sa.orm.Session, statement: sa.Select, params: dict) -> lis
     """The objects of ``statement``, an ORM select of one mapped class built
     once, with ``params``: its columns read with :func:`rows` and made into
     objects by :func:`loaded`; read by the ORM when the session holds one of
-    those rows already."""
+    those rows with expired values."""
     model = statement.column_descriptions[0]["entity"]
     found = []
     for row in rows(session, as_columns(statement, (model,)), params):
@@ -161,9 +162,10 @@ def loaded(session: sa.orm.Session, models: tuple[type, ...], row) -> list | Non
     """The instances of ``models`` whose values ``row`` holds one after the
     other (each model's :func:`entity_columns`), put in ``session`` as
     persistent and unchanged, as if a query had loaded them; ``None`` for a
-    model whose primary key is NULL (an outer join that found no row).
-    ``None`` in all when the session holds one of those rows already: then
-    the ORM must read them (it keeps or refreshes what it holds)."""
+    model whose primary key is NULL (an outer join that found no row). A row
+    the session holds already is the object it holds, as the ORM's query
+    gives it; ``None`` in all when such an object has expired values: the
+    ORM must read them into it."""
     if isinstance(session, sa.orm.scoped_session):
         session = session()
     found, start = [], 0
@@ -175,14 +177,17 @@ def loaded(session: sa.orm.Session, models: tuple[type, ...], row) -> list | Non
         if all(value is None for value in primary):
             found.append(None)
             continue
-        key = mapping.mapper.identity_key_from_primary_key(list(primary))
-        if key in session.identity_map:
-            return None
+        held = session.identity_map.get(mapping.mapper.identity_key_from_primary_key(list(primary)))
+        if held is not None:
+            if sa.inspect(held).expired_attributes:
+                return None
+            found.append(held)
+            continue
         found.append((mapping, values))
     instances = []
     for item in found:
-        if item is None:
-            instances.append(None)
+        if not isinstance(item, tuple):  # no row, or the session's own object
+            instances.append(item)
             continue
         mapping, values = item
         instance = mapping.mapper.class_manager.new_instance()

@@ -246,8 +246,8 @@ class EntityFields:
         ``lock``. The rows of the fields' ``read_with`` classes come in the same
         statement and are kept for the entity's next presentation. The
         columns go on the driver's cursor and the objects are made from them
-        (app/driver_reads.py); rows the session already holds are read by
-        the ORM."""
+        (app/driver_reads.py); a row the session holds is its object, read
+        again by the ORM when its values have expired."""
         one = self._one_query(statement, lock)
         found = driver_reads.first(session, one.columns, params)
         if found is None:

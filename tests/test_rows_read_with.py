@@ -242,6 +242,30 @@ def test_a_customer_the_session_holds_is_the_object_it_holds(app, auth):
         db.session.remove()
 
 
+def test_a_customer_the_session_holds_costs_one_statement(app, auth):
+    import uuid
+
+    from plugins.customer.models import Customer
+    from plugins.customer.presenter import fields
+    from plugins.customer.queries import BY_UUID
+
+    customer = auth.create_customer(email_verified=True)
+    with app.app_context():
+        held = db.session.get(Customer, customer["customer_id"])
+        sent: list[str] = []
+        listener = lambda *args: sent.append(args[2])  # noqa: E731 - (conn, cursor, sql, ...)
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            found = fields().read_one(
+                db.session, BY_UUID, {"uuid": uuid.UUID(customer["uuid"])}, lock=True
+            )
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        assert found is held
+        assert len([sql for sql in sent if "FROM customer" in sql]) == 1
+        db.session.remove()
+
+
 def test_an_expired_customer_the_session_holds_is_read_again(app, auth):
     import uuid
 
