@@ -114,7 +114,8 @@ def _run(session: sa.orm.Session, statement: sa.Select, params: dict):
 @dataclass(frozen=True)
 class _Mapping:
     mapper: sa.orm.Mapper
-    keys: tuple[str, ...]  # the column attributes, in entity_columns' order
+    columns: tuple[sa.Column, ...]  # of the column attributes, in the mapper's order
+    keys: tuple[str, ...]  # those attributes' names, in the same order
     primary: tuple[int, ...]  # where the primary key's values are among them
 
 
@@ -122,17 +123,16 @@ class _Mapping:
 def _mapping(model: type) -> _Mapping:
     mapper = sa.inspect(model)
     attributes = list(mapper.column_attrs)
-    columns = [attribute.columns[0] for attribute in attributes]
+    columns = tuple(attribute.columns[0] for attribute in attributes)
     primary = tuple(columns.index(column) for column in mapper.primary_key)
-    return _Mapping(mapper, tuple(a.key for a in attributes), primary)
+    return _Mapping(mapper, columns, tuple(a.key for a in attributes), primary)
 
 
 def entity_columns(model: type) -> list[sa.Column]:
     """The columns of ``model``'s mapped attributes, in the order
     :func:`loaded` takes their values (select them labelled: two entities
     may share a column name)."""
-    mapper = _mapping(model).mapper
-    return [attribute.columns[0] for attribute in mapper.column_attrs]
+    return list(_mapping(model).columns)
 
 
 @functools.cache
